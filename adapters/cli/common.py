@@ -1,0 +1,49 @@
+"""Helpers the command modules share: the database option and error output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from dispatchledger.adapters.settings import DATABASE_URL, DEFAULT_DATABASE_URL
+from dispatchledger.domain.errors import DispatchLedgerError
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar=DATABASE_URL,
+        help=f"Database URL (default {DEFAULT_DATABASE_URL}).",
+        show_envvar=True,
+    ),
+]
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+T = TypeVar("T")
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Print the project's errors plainly on stderr and exit with status 2."""
+    try:
+        yield
+    except DispatchLedgerError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, sort_keys=True, default=str) + "\n")
+
+
+def run(fn: Callable[[], T]) -> T:
+    with reported_errors():
+        return fn()

@@ -1,0 +1,930 @@
+"""The ledger application: commands in, events recorded, typed results out.
+
+:class:`DispatchLedger` is an ``eventsourcing`` application. It validates each
+command, loads the state the rules need (participation streams in batches), asks the
+domain for events, and saves each batch in one transaction. Persistence is chosen by
+the environment it is given (see :mod:`dispatchledger.adapters.settings`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
+from pydantic import ValidationError
+
+from dispatchledger.domain import ids
+from dispatchledger.domain.campaign import Campaign
+from dispatchledger.domain.canvas import Canvas
+from dispatchledger.domain.catalog import CATALOG_ID, Catalog
+from dispatchledger.domain.commands import (
+    COMMAND_ADAPTER,
+    AdvanceStep,
+    AnyCommand,
+    ApiTrigger,
+    ArchiveProgram,
+    ArchiveResult,
+    Command,
+    DefineCampaign,
+    DefineCanvas,
+    DefinitionResult,
+    DispatchRecord,
+    EnterCanvas,
+    Result,
+    RunCanvasEntry,
+    RunOccurrence,
+    ScheduleApiTrigger,
+    ScheduleResult,
+    SendResult,
+    SkippedUser,
+    TriggerCampaign,
+)
+from dispatchledger.domain.errors import (
+    ConcurrencyConflict,
+    DatabaseLocked,
+    DatabaseUnavailable,
+    DispatchLedgerError,
+    EmptyAudience,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    PersistenceError,
+    StorageFull,
+    UnknownCampaign,
+    UnknownCanvas,
+    WrongDeliveryType,
+)
+from dispatchledger.domain.events import CommandRecorded, MessageDispatched
+from dispatchledger.domain.participation import (
+    Decision,
+    Participation,
+    SkipReason,
+    Source,
+    advance_step,
+    enter_canvas,
+    fold,
+    send_campaign,
+)
+from dispatchledger.domain.transmission import Transmission
+from dispatchledger.domain.values import (
+    VALUE_OBJECTS,
+    ApiTriggerDispatch,
+    CampaignDefinition,
+    CanvasDefinition,
+    DeliveryType,
+    ValueObject,
+)
+
+MAX_SKIPPED_LISTED = 1000
+"""A result lists at most this many skipped users; the counts cover them all."""
+
+_R = TypeVar("_R", bound=Result)
+_A = TypeVar("_A", Campaign, Canvas, Transmission, Catalog)
+
+
+class StreamReader(Protocol):
+    """Reads many streams at once; adapters give faster ones than the default."""
+
+    def read_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Stored events of each given stream, in version order."""
+        ...  # pragma: no cover
+
+
+@dataclass
+class RecorderStreamReader:
+    """Reads streams one by one through the library's recorder."""
+
+    recorder: ApplicationRecorder
+
+    def read_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found: dict[UUID, list[StoredEvent]] = {}
+        for stream_id in stream_ids:
+            stored = list(self.recorder.select_events(stream_id))
+            if stored:
+                found[stream_id] = stored
+        return found
+
+
+class _ModelTranscoding(Transcoding):
+    """Stores a value object as its fields; restores it as the same type."""
+
+    def __init__(self, model: type[ValueObject]) -> None:
+        self.type = model
+        self.model = model
+        self.name = f"dispatchledger:{model.__name__}"
+
+    def encode(self, obj: ValueObject) -> dict[str, Any]:
+        return obj.model_dump(mode="python")
+
+    def decode(self, data: dict[str, Any]) -> ValueObject:
+        return self.model.model_validate(data)
+
+
+@dataclass
+class _SendTally:
+    """Accumulates the outcome of a send across batches, in bounded memory."""
+
+    recipients: int = 0
+    messages: int = 0
+    dispatch_ids: dict[str | None, None] = field(default_factory=dict)
+    by_user: dict[str, str | None] = field(default_factory=dict)
+    entry_ids: dict[str, str] = field(default_factory=dict)
+    skipped: list[SkippedUser] = field(default_factory=list)
+    skipped_counts: Counter[str] = field(default_factory=Counter)
+    keep_per_user: bool = False
+
+    def add(self, user_id: str, decision: Decision) -> None:
+        if decision.skipped is not None:
+            self.skip(user_id, decision.skipped)
+            return
+        self.recipients += 1
+        self.messages += sum(isinstance(e, MessageDispatched) for e in decision.events)
+        self.dispatch_ids.setdefault(decision.dispatch_id, None)
+        if self.keep_per_user:
+            self.by_user[user_id] = decision.dispatch_id
+            if decision.entry_id is not None:
+                self.entry_ids[user_id] = decision.entry_id
+
+    def skip(self, user_id: str, reason: SkipReason) -> None:
+        self.skipped_counts[reason.value] += 1
+        if len(self.skipped) < MAX_SKIPPED_LISTED:
+            self.skipped.append(SkippedUser(user_id=user_id, reason=reason.value))
+
+    def result(
+        self, command: str, kind: str, program_id: str, source: Source
+    ) -> SendResult:
+        return SendResult(
+            command=command,
+            program_kind=kind,
+            program_id=program_id,
+            source_kind=source.kind,
+            source_id=source.id,
+            dispatch_ids=list(self.dispatch_ids),
+            dispatch_by_user=self.by_user,
+            entry_ids=self.entry_ids,
+            recipients=self.recipients,
+            messages=self.messages,
+            skipped=self.skipped,
+            skipped_counts=dict(self.skipped_counts),
+            skipped_truncated=sum(self.skipped_counts.values()) > len(self.skipped),
+        )
+
+
+Pending = list[Any]
+"""Aggregates and events a command saves in its final transaction."""
+
+
+def _valid_user_id(user_id: object) -> bool:
+    return isinstance(user_id, str) and 0 < len(user_id) <= 200
+
+
+def _non_empty(items: Iterable[str], error: DispatchLedgerError) -> Iterator[str]:
+    """The same items, after checking there is at least one (nothing is written)."""
+    iterator = iter(items)
+    first = next(iterator, None)
+    if first is None:
+        raise error
+    return itertools.chain([first], iterator)
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def translate_persistence_error(error: Exception) -> PersistenceError:
+    """Map a library or driver error to the project's typed persistence error."""
+    text = str(error)
+    lowered = text.lower()
+    if "locked" in lowered or "lock timeout" in lowered or "lock_timeout" in lowered:
+        return DatabaseLocked(f"the database is locked: {text}")
+    if "no space" in lowered or "disk full" in lowered or "disk is full" in lowered:
+        return StorageFull(f"the database has no room left: {text}")
+    if "connect" in lowered or "authentication" in lowered or "password" in lowered:
+        return DatabaseUnavailable(f"the database cannot be reached: {text}")
+    return PersistenceError(f"the database failed: {text}")
+
+
+class DispatchLedger(Application[UUID]):
+    """Records dispatches by the rules of ``DOMAIN.md`` and reads them back."""
+
+    name = "dispatchledger"
+    snapshotting_intervals = {Campaign: 50, Canvas: 50}
+    batch_size = 1000
+    max_attempts = 5
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        mint_dispatch_id: ids.IdMinter = ids.mint_dispatch_id,
+        mint_entry_id: ids.IdMinter = ids.mint_entry_id,
+        stream_reader: StreamReader | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.mint_dispatch_id = mint_dispatch_id
+        self.mint_entry_id = mint_entry_id
+        self.stream_reader: StreamReader = stream_reader or RecorderStreamReader(
+            self.recorder
+        )
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for model in VALUE_OBJECTS:
+            transcoder.register(_ModelTranscoding(model))
+
+    # -- the one entry point -------------------------------------------------
+
+    def execute(
+        self,
+        command: AnyCommand | dict[str, Any],
+        *,
+        audience: Iterable[str] | None = None,
+    ) -> Result:
+        """Validate and run one command; the typed result says what it did.
+
+        ``audience`` replaces the command's own list for bulk sends, so a caller
+        can stream any number of recipients without holding them in memory.
+        """
+        if isinstance(command, dict):
+            command = self._validate(command)
+        try:
+            return self._execute(command, audience)
+        except DispatchLedgerError:
+            raise
+        except LibraryPersistenceError as error:
+            raise translate_persistence_error(error) from error
+
+    @staticmethod
+    def _validate(data: dict[str, Any]) -> AnyCommand:
+        try:
+            return COMMAND_ADAPTER.validate_python(data)
+        except ValidationError as error:
+            raise invalid_command(error) from None
+
+    def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
+        key = command.idempotency_key
+        fingerprint = _fingerprint(command)
+        if key is not None:
+            replay = self._replay(key, fingerprint)
+            if replay is not None:
+                return replay
+        for _attempt in range(self.max_attempts):
+            result, pending = self._handle(command, audience)
+            if key is not None:
+                pending.append(_record_command(key, fingerprint, result, command.at))
+            try:
+                self.save(*pending)
+            except IntegrityError:
+                if key is not None:
+                    replay = self._replay(key, fingerprint)
+                    if replay is not None:
+                        return replay
+                continue
+            return result
+        raise ConcurrencyConflict(command.command, self.max_attempts)
+
+    def _replay(self, key: str, fingerprint: str) -> Result | None:
+        stored: list[Any] = list(self.events.get(ids.idempotency_stream_id(key)))
+        if not stored:
+            return None
+        record = cast(CommandRecorded, stored[0])
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(key)
+        result = _RESULT_TYPES[record.result_type].model_validate_json(record.result)
+        return result.model_copy(update={"replayed": True})
+
+    def _handle(
+        self, command: AnyCommand, audience: Iterable[str] | None
+    ) -> tuple[Result, Pending]:
+        match command:
+            case DefineCampaign():
+                return self._define_campaign(command)
+            case DefineCanvas():
+                return self._define_canvas(command)
+            case RunOccurrence():
+                return self._run_occurrence(command, audience)
+            case TriggerCampaign():
+                return self._trigger(command)
+            case ApiTrigger():
+                return self._api_trigger(command)
+            case ScheduleApiTrigger():
+                return self._schedule_api_trigger(command)
+            case RunCanvasEntry():
+                return self._run_canvas_entry(command, audience)
+            case EnterCanvas():
+                return self._enter_canvas(command)
+            case AdvanceStep():
+                return self._advance(command)
+            case ArchiveProgram():
+                return self._archive(command)
+        raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover
+
+    # -- typed conveniences for embedding applications -------------------------
+
+    def define_campaign(
+        self, campaign: CampaignDefinition, **kw: Any
+    ) -> DefinitionResult:
+        return self._typed(DefinitionResult, DefineCampaign, campaign=campaign, **kw)
+
+    def define_canvas(self, canvas: CanvasDefinition, **kw: Any) -> DefinitionResult:
+        return self._typed(DefinitionResult, DefineCanvas, canvas=canvas, **kw)
+
+    def run_occurrence(
+        self, *, audience: Iterable[str] | None = None, **kw: Any
+    ) -> SendResult:
+        return self._typed(SendResult, RunOccurrence, audience=audience, **kw)
+
+    def trigger(self, **kw: Any) -> SendResult:
+        return self._typed(SendResult, TriggerCampaign, **kw)
+
+    def api_trigger(self, **kw: Any) -> SendResult:
+        return self._typed(SendResult, ApiTrigger, **kw)
+
+    def schedule_api_trigger(self, **kw: Any) -> ScheduleResult:
+        return self._typed(ScheduleResult, ScheduleApiTrigger, **kw)
+
+    def run_canvas_entry(
+        self, *, audience: Iterable[str] | None = None, **kw: Any
+    ) -> SendResult:
+        return self._typed(SendResult, RunCanvasEntry, audience=audience, **kw)
+
+    def enter_canvas(self, **kw: Any) -> SendResult:
+        return self._typed(SendResult, EnterCanvas, **kw)
+
+    def advance(self, **kw: Any) -> SendResult:
+        return self._typed(SendResult, AdvanceStep, **kw)
+
+    def archive(self, **kw: Any) -> ArchiveResult:
+        return self._typed(ArchiveResult, ArchiveProgram, **kw)
+
+    def _typed(
+        self,
+        result_type: type[_R],
+        command_type: type[Command],
+        audience: Iterable[str] | None = None,
+        **fields: Any,
+    ) -> _R:
+        try:
+            command = command_type.model_validate(fields)
+        except ValidationError as error:
+            raise invalid_command(error) from None
+        result = self.execute(cast(AnyCommand, command), audience=audience)
+        return cast(result_type, result)  # type: ignore[valid-type]
+
+    # -- definitions -------------------------------------------------------------
+
+    def _define_campaign(self, command: DefineCampaign) -> tuple[Result, Pending]:
+        definition = command.campaign
+        existing = self._get(Campaign, ids.campaign_stream_id(definition.campaign_id))
+        result = DefinitionResult(
+            command=command.command,
+            program_kind="campaign",
+            program_id=definition.campaign_id,
+            created=existing is None,
+        )
+        if existing is not None:
+            existing.ensure_same_definition(definition)
+            return result, []
+        campaign = Campaign.define(definition, command.at)
+        catalog = self._catalog(command.at)
+        catalog.list_program("campaign", definition.campaign_id, command.at)
+        return result, [campaign, catalog]
+
+    def _define_canvas(self, command: DefineCanvas) -> tuple[Result, Pending]:
+        definition = command.canvas
+        existing = self._get(Canvas, ids.canvas_stream_id(definition.canvas_id))
+        result = DefinitionResult(
+            command=command.command,
+            program_kind="canvas",
+            program_id=definition.canvas_id,
+            created=existing is None,
+        )
+        if existing is not None:
+            existing.ensure_same_definition(definition)
+            return result, []
+        canvas = Canvas.define(definition, command.at)
+        catalog = self._catalog(command.at)
+        catalog.list_program("canvas", definition.canvas_id, command.at)
+        return result, [canvas, catalog]
+
+    def _archive(self, command: ArchiveProgram) -> tuple[Result, Pending]:
+        program: Campaign | Canvas
+        if command.program_kind == "campaign":
+            program = self._campaign(command.program_id)
+        else:
+            program = self._canvas(command.program_id)
+        program.archive(command.at)
+        result = ArchiveResult(
+            command=command.command,
+            program_kind=command.program_kind,
+            program_id=command.program_id,
+        )
+        return result, [program]
+
+    # -- campaign sends ----------------------------------------------------------
+
+    def _run_occurrence(
+        self, command: RunOccurrence, audience: Iterable[str] | None
+    ) -> tuple[Result, Pending]:
+        campaign = self._campaign(command.campaign_id)
+        _require(campaign.definition.delivery_type, DeliveryType.SCHEDULED, campaign)
+        recipients = _non_empty(
+            command.audience if audience is None else audience,
+            EmptyAudience("campaign", command.campaign_id, command.occurrence_id),
+        )
+        pending: Pending = []
+        if not campaign.definition.recurring:
+            campaign.launch_once(command.occurrence_id, command.at)
+            pending.append(campaign)
+        transmission = self._start_transmission(
+            "campaign",
+            command.campaign_id,
+            "occurrence",
+            command.occurrence_id,
+            command.at,
+            pending,
+            save_now=True,
+        )
+        source = Source("occurrence", command.occurrence_id, transmission.dispatch_id)
+        tally = self._send_in_batches(
+            recipients,
+            lambda user: ids.recipient_stream_id(command.campaign_id, user),
+            lambda user, state: send_campaign(
+                campaign.definition,
+                state,
+                user,
+                source,
+                command.at,
+                self.mint_dispatch_id,
+            ),
+            pending,
+        )
+        if not transmission.completed:
+            transmission.complete(
+                tally.recipients,
+                tally.messages,
+                sum(tally.skipped_counts.values()),
+                command.at,
+            )
+        result = tally.result(command.command, "campaign", command.campaign_id, source)
+        return result, [transmission]
+
+    def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
+        campaign = self._campaign(command.campaign_id)
+        _require(campaign.definition.delivery_type, DeliveryType.ACTION_BASED, campaign)
+        trigger_id = command.trigger_id or self.mint_dispatch_id()
+        source = Source("trigger", trigger_id)
+        return self._send_bounded(
+            command.command,
+            "campaign",
+            command.campaign_id,
+            source,
+            [command.user_id],
+            lambda user: ids.recipient_stream_id(command.campaign_id, user),
+            lambda user, state: send_campaign(
+                campaign.definition,
+                state,
+                user,
+                source,
+                command.at,
+                self.mint_dispatch_id,
+            ),
+            [],
+        )
+
+    def _api_trigger(self, command: ApiTrigger) -> tuple[Result, Pending]:
+        campaign = self._campaign(command.campaign_id)
+        definition = campaign.definition
+        _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
+        call_id = command.call_id or self.mint_dispatch_id()
+        pending: Pending = []
+        transmission = self._start_transmission(
+            "campaign",
+            command.campaign_id,
+            "api_call",
+            call_id,
+            command.at,
+            pending,
+            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+        )
+        source = Source("api_call", call_id, transmission.dispatch_id)
+        result, rest = self._send_bounded(
+            command.command,
+            "campaign",
+            command.campaign_id,
+            source,
+            command.recipients,
+            lambda user: ids.recipient_stream_id(command.campaign_id, user),
+            lambda user, state: send_campaign(
+                definition, state, user, source, command.at, self.mint_dispatch_id
+            ),
+            pending,
+        )
+        if not transmission.completed:
+            send = cast(SendResult, result)
+            transmission.complete(
+                send.recipients, send.messages, len(send.skipped), command.at
+            )
+            if not any(obj is transmission for obj in rest):
+                rest.append(transmission)
+        return result, rest
+
+    def _schedule_api_trigger(
+        self, command: ScheduleApiTrigger
+    ) -> tuple[Result, Pending]:
+        campaign = self._campaign(command.campaign_id)
+        definition = campaign.definition
+        _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
+        pending: Pending = []
+        transmission = self._start_transmission(
+            "campaign",
+            command.campaign_id,
+            "api_call",
+            command.call_id,
+            command.at,
+            pending,
+            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            send_at=command.send_at,
+        )
+
+        result = ScheduleResult(
+            command=command.command,
+            campaign_id=command.campaign_id,
+            call_id=command.call_id,
+            dispatch_id=transmission.dispatch_id,
+            send_at=command.send_at,
+        )
+        return result, pending
+
+    # -- Canvas journeys ---------------------------------------------------------
+
+    def _run_canvas_entry(
+        self, command: RunCanvasEntry, audience: Iterable[str] | None
+    ) -> tuple[Result, Pending]:
+        canvas = self._canvas(command.canvas_id)
+        _require(canvas.definition.entry_type, DeliveryType.SCHEDULED, canvas)
+        recipients = _non_empty(
+            command.audience if audience is None else audience,
+            EmptyAudience("Canvas", command.canvas_id, command.entry_run_id),
+        )
+        pending: Pending = []
+        if not canvas.definition.recurring:
+            canvas.launch_once(command.entry_run_id, command.at)
+            pending.append(canvas)
+        transmission = self._start_transmission(
+            "canvas",
+            command.canvas_id,
+            "entry_run",
+            command.entry_run_id,
+            command.at,
+            pending,
+            save_now=True,
+        )
+        source = Source("entry_run", command.entry_run_id, transmission.dispatch_id)
+        tally = self._send_in_batches(
+            recipients,
+            lambda user: ids.journey_stream_id(command.canvas_id, user),
+            lambda user, state: enter_canvas(
+                canvas.definition,
+                state,
+                user,
+                source,
+                command.at,
+                self.mint_dispatch_id,
+                self.mint_entry_id,
+            ),
+            pending,
+        )
+        if not transmission.completed:
+            transmission.complete(
+                tally.recipients,
+                tally.messages,
+                sum(tally.skipped_counts.values()),
+                command.at,
+            )
+        result = tally.result(command.command, "canvas", command.canvas_id, source)
+        return result, [transmission]
+
+    def _enter_canvas(self, command: EnterCanvas) -> tuple[Result, Pending]:
+        canvas = self._canvas(command.canvas_id)
+        entry_type = canvas.definition.entry_type
+        if entry_type is DeliveryType.SCHEDULED:
+            raise WrongDeliveryType(
+                "Canvas",
+                canvas.canvas_id,
+                entry_type.value,
+                "action_based or api_triggered",
+            )
+        kind = "entry"
+        source = Source(kind, command.trigger_id or self.mint_dispatch_id())
+        return self._send_bounded(
+            command.command,
+            "canvas",
+            command.canvas_id,
+            source,
+            [command.user_id],
+            lambda user: ids.journey_stream_id(command.canvas_id, user),
+            lambda user, state: enter_canvas(
+                canvas.definition,
+                state,
+                user,
+                source,
+                command.at,
+                self.mint_dispatch_id,
+                self.mint_entry_id,
+                command.variant_id,
+            ),
+            [],
+        )
+
+    def _advance(self, command: AdvanceStep) -> tuple[Result, Pending]:
+        canvas = self._canvas(command.canvas_id)
+        canvas.ensure_active()
+        stream_id = ids.journey_stream_id(command.canvas_id, command.user_id)
+        state = self._load_states([stream_id])[stream_id]
+        decision = advance_step(
+            canvas.definition,
+            state,
+            command.user_id,
+            command.step_id,
+            command.at,
+            self.mint_dispatch_id,
+        )
+        tally = _SendTally(keep_per_user=True)
+        tally.add(command.user_id, decision)
+        source = Source(decision.events[0].source_kind, decision.events[0].source_id)
+        result = tally.result(command.command, "canvas", command.canvas_id, source)
+        return result, list(decision.events)
+
+    # -- shared machinery --------------------------------------------------------
+
+    def _start_transmission(
+        self,
+        kind: str,
+        program_id: str,
+        source_kind: str,
+        source_id: str,
+        at: datetime,
+        pending: Pending,
+        *,
+        shared: bool = True,
+        send_at: datetime | None = None,
+        save_now: bool = False,
+    ) -> Transmission:
+        """Mint the transmission's id before anything is sent (D9), or reuse it."""
+        stream_id = ids.transmission_stream_id(kind, program_id, source_id)
+        existing = self._get(Transmission, stream_id)
+        if existing is not None:
+            return existing
+        dispatch_id = self.mint_dispatch_id() if shared else None
+        transmission = Transmission.start(
+            kind, program_id, source_kind, source_id, dispatch_id, at, send_at
+        )
+        if save_now:
+            # A bulk send saves its transmission first, with what the command
+            # recorded on its program: the id survives an interruption, and
+            # repeating the command resumes the send.
+            self.save(*pending, transmission)
+            pending.clear()
+        else:
+            pending.append(transmission)
+        return transmission
+
+    def _send_in_batches(
+        self,
+        users: Iterable[str],
+        stream_of: Callable[[str], UUID],
+        decide: Callable[[str, Participation], Decision],
+        pending: Pending,
+    ) -> _SendTally:
+        tally = _SendTally()
+        if pending:
+            self.save(*pending)
+            pending.clear()
+        for batch in _batches(users, self.batch_size):
+            self._save_batch(batch, stream_of, decide, tally, [])
+        return tally
+
+    def _send_bounded(
+        self,
+        command: str,
+        kind: str,
+        program_id: str,
+        source: Source,
+        users: Sequence[str],
+        stream_of: Callable[[str], UUID],
+        decide: Callable[[str, Participation], Decision],
+        pending: Pending,
+    ) -> tuple[Result, Pending]:
+        """Decide a small send; the caller saves its events in one transaction."""
+        tally = _SendTally(keep_per_user=True)
+        events = self._decide_batch(list(users), stream_of, decide, tally)
+        return tally.result(command, kind, program_id, source), [*pending, *events]
+
+    def _save_batch(
+        self,
+        batch: list[str],
+        stream_of: Callable[[str], UUID],
+        decide: Callable[[str, Participation], Decision],
+        tally: _SendTally,
+        extra: Pending,
+    ) -> None:
+        for _attempt in range(self.max_attempts):
+            attempt_tally = _SendTally()
+            events = self._decide_batch(batch, stream_of, decide, attempt_tally)
+            try:
+                self.save(*extra, *events)
+            except IntegrityError:
+                continue
+            tally.recipients += attempt_tally.recipients
+            tally.messages += attempt_tally.messages
+            tally.dispatch_ids.update(attempt_tally.dispatch_ids)
+            tally.skipped_counts.update(attempt_tally.skipped_counts)
+            room = MAX_SKIPPED_LISTED - len(tally.skipped)
+            tally.skipped.extend(attempt_tally.skipped[:room])
+            return
+        raise ConcurrencyConflict("a batch of sends", self.max_attempts)
+
+    def _decide_batch(
+        self,
+        batch: list[str],
+        stream_of: Callable[[str], UUID],
+        decide: Callable[[str, Participation], Decision],
+        tally: _SendTally,
+    ) -> list[DomainEvent]:
+        valid = [user for user in batch if _valid_user_id(user)]
+        for user in batch:
+            if not _valid_user_id(user):
+                tally.skip(repr(user), SkipReason.INVALID_USER_ID)
+        states = self._load_states([stream_of(user) for user in valid])
+        events: list[DomainEvent] = []
+        for user in valid:
+            stream_id = stream_of(user)
+            decision = decide(user, states[stream_id])
+            tally.add(user, decision)
+            for event in decision.events:
+                states[stream_id] = states[stream_id].evolve(event)
+            events.extend(decision.events)
+        return events
+
+    def _load_states(self, stream_ids: Sequence[UUID]) -> dict[UUID, Participation]:
+        unique = list(dict.fromkeys(stream_ids))
+        stored = self.stream_reader.read_streams(unique)
+        to_event = self.mapper.to_domain_event
+        return {
+            sid: fold(
+                sid, (cast(DomainEvent, to_event(s)) for s in stored.get(sid, ()))
+            )
+            for sid in unique
+        }
+
+    def _get(self, cls: type[_A], stream_id: UUID) -> _A | None:
+        try:
+            aggregate: Any = self.repository.get(stream_id)
+        except AggregateNotFoundError:
+            return None
+        return cast(cls, aggregate)  # type: ignore[valid-type]
+
+    def _campaign(self, campaign_id: str) -> Campaign:
+        campaign = self._get(Campaign, ids.campaign_stream_id(campaign_id))
+        if campaign is None:
+            raise UnknownCampaign(campaign_id)
+        campaign.ensure_active()
+        return campaign
+
+    def _canvas(self, canvas_id: str) -> Canvas:
+        canvas = self._get(Canvas, ids.canvas_stream_id(canvas_id))
+        if canvas is None:
+            raise UnknownCanvas(canvas_id)
+        canvas.ensure_active()
+        return canvas
+
+    def _catalog(self, at: datetime) -> Catalog:
+        return self._get(Catalog, CATALOG_ID) or Catalog.open(at)
+
+    # -- reading back --------------------------------------------------------------
+
+    def campaign(self, campaign_id: str) -> CampaignDefinition:
+        """The current definition of a campaign."""
+        found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
+        if found is None:
+            raise UnknownCampaign(campaign_id)
+        return found.definition
+
+    def canvas(self, canvas_id: str) -> CanvasDefinition:
+        """The current definition of a Canvas."""
+        found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
+        if found is None:
+            raise UnknownCanvas(canvas_id)
+        return found.definition
+
+    def programs(self) -> list[tuple[str, str]]:
+        """Every defined (kind, id), in the order they were defined."""
+        catalog = self._get(Catalog, CATALOG_ID)
+        return list(catalog.programs) if catalog is not None else []
+
+    def transmission(
+        self, program_kind: str, program_id: str, source_id: str
+    ) -> Transmission | None:
+        """The transmission a source started, if it did."""
+        stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
+        return self._get(Transmission, stream_id)
+
+    def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
+        """Every message the user was sent, oldest first, read from the streams."""
+        streams = {
+            (
+                ids.recipient_stream_id(pid, user_id)
+                if kind == "campaign"
+                else ids.journey_stream_id(pid, user_id)
+            ): kind
+            for kind, pid in self.programs()
+        }
+        stored = self.stream_reader.read_streams(list(streams))
+        records: list[DispatchRecord] = []
+        for events in stored.values():
+            for item in events:
+                event = self.mapper.to_domain_event(item)
+                if isinstance(event, MessageDispatched):
+                    records.append(_record_of(event))
+        records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
+        return records
+
+
+def _record_of(event: MessageDispatched) -> DispatchRecord:
+    return DispatchRecord(
+        program_kind=event.program_kind,
+        program_id=event.program_id,
+        user_id=event.user_id,
+        source_kind=event.source_kind,
+        source_id=event.source_id,
+        channel=event.channel,
+        variation_id=event.variation_id,
+        dispatch_id=event.dispatch_id,
+        entry_id=event.entry_id,
+        step_id=event.step_id,
+        sent_at=event.timestamp,
+    )
+
+
+def _require(
+    actual: DeliveryType, needed: DeliveryType, program: Campaign | Canvas
+) -> None:
+    if actual is not needed:
+        kind = "campaign" if isinstance(program, Campaign) else "Canvas"
+        raise WrongDeliveryType(kind, program.api_id, actual.value, needed.value)
+
+
+def _fingerprint(command: Command) -> str:
+    body = command.model_dump_json(exclude={"idempotency_key", "at"})
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _record_command(
+    key: str, fingerprint: str, result: Result, at: datetime
+) -> CommandRecorded:
+    return CommandRecorded(
+        originator_id=ids.idempotency_stream_id(key),
+        originator_version=1,
+        timestamp=at,
+        key=key,
+        fingerprint=fingerprint,
+        result_type=type(result).__name__,
+        result=result.model_dump_json(),
+    )
+
+
+_RESULT_TYPES: dict[str, type[Result]] = {
+    cls.__name__: cls
+    for cls in (DefinitionResult, SendResult, ScheduleResult, ArchiveResult)
+}
+
+
+def invalid_command(error: ValidationError) -> InvalidCommand:
+    """The project's error for input that failed validation, naming each field."""
+    problems = [
+        {
+            "field": ".".join(str(part) for part in item["loc"]),
+            "reason": item["msg"],
+        }
+        for item in error.errors(include_url=False)
+    ]
+    summary = "; ".join(f"{p['field'] or 'command'}: {p['reason']}" for p in problems)
+    return InvalidCommand(f"invalid command: {summary}", problems)
