@@ -19,10 +19,13 @@ from dispatchledger.domain.errors import InvalidCommand
 DATABASE_URL = "DISPATCHLEDGER_DATABASE_URL"
 LOCK_TIMEOUT = "DISPATCHLEDGER_LOCK_TIMEOUT"
 BATCH_SIZE = "DISPATCHLEDGER_BATCH_SIZE"
+SQLITE_SYNCHRONOUS = "DISPATCHLEDGER_SQLITE_SYNCHRONOUS"
 
 DEFAULT_DATABASE_URL = "sqlite:///dispatchledger.db"
 DEFAULT_LOCK_TIMEOUT_SECONDS = 5
 DEFAULT_BATCH_SIZE = 1000
+DEFAULT_SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_FACTORY = "dispatchledger.adapters.sqlite_store:LedgerSQLiteFactory"
 
 VARIABLES: dict[str, str] = {
     DATABASE_URL: "Where events and projections live: sqlite:///FILE (default "
@@ -32,6 +35,9 @@ VARIABLES: dict[str, str] = {
     f"DatabaseLocked (default {DEFAULT_LOCK_TIMEOUT_SECONDS}).",
     BATCH_SIZE: "Recipients decided and saved per transaction in bulk sends "
     f"(default {DEFAULT_BATCH_SIZE}).",
+    SQLITE_SYNCHRONOUS: "How SQLite flushes commits: FULL (default) survives a "
+    "power loss; NORMAL survives a crash of the process but may lose the last "
+    "commits on a power loss, and writes bulk sends faster.",
 }
 
 
@@ -40,6 +46,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS
     batch_size: int = DEFAULT_BATCH_SIZE
+    sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +57,7 @@ class Settings:
                 env, LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT_SECONDS
             ),
             batch_size=_positive_int(env, BATCH_SIZE, DEFAULT_BATCH_SIZE),
+            sqlite_synchronous=_synchronous(env),
         )
 
     @property
@@ -72,9 +80,10 @@ class Settings:
             return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         if backend == "sqlite":
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": SQLITE_FACTORY,
                 "SQLITE_DBNAME": sqlite_path(url),
                 "SQLITE_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
+                "SQLITE_SYNCHRONOUS": self.sqlite_synchronous,
             }
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -106,6 +115,17 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
             [{"field": name, "reason": "not a positive whole number"}],
         )
     return value
+
+
+def _synchronous(env: Mapping[str, str]) -> str:
+    raw = env.get(SQLITE_SYNCHRONOUS) or DEFAULT_SQLITE_SYNCHRONOUS
+    level = raw.strip().upper()
+    if level not in ("FULL", "NORMAL"):
+        raise InvalidCommand(
+            f"{SQLITE_SYNCHRONOUS} must be FULL or NORMAL, not {raw!r}",
+            [{"field": SQLITE_SYNCHRONOUS, "reason": "not FULL or NORMAL"}],
+        )
+    return level
 
 
 def parse_database_url(text: str) -> URL:

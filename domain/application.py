@@ -17,13 +17,18 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
     JSONTranscoder,
     StoredEvent,
+    Transcoder,
     Transcoding,
 )
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
@@ -80,6 +85,7 @@ from dispatchledger.domain.participation import (
     fold,
     send_campaign,
 )
+from dispatchledger.domain.transcoder import OrjsonTranscoder
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     VALUE_OBJECTS,
@@ -243,6 +249,14 @@ class DispatchLedger(Application[UUID]):
         self.stream_reader: StreamReader = stream_reader or RecorderStreamReader(
             self.recorder
         )
+
+    def construct_transcoder(self) -> Transcoder:
+        """The orjson transcoder, unless the environment names another one."""
+        if self.factory.env.get(self.factory.TRANSCODER_TOPIC):
+            return super().construct_transcoder()
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -750,7 +764,10 @@ class DispatchLedger(Application[UUID]):
             attempt_tally = _SendTally()
             events = self._decide_batch(batch, stream_of, decide, attempt_tally)
             try:
-                self.save(*extra, *events)
+                if extra:
+                    self.save(*extra, *events)
+                else:
+                    self._record_events(events)
             except IntegrityError:
                 continue
             tally.recipients += attempt_tally.recipients
@@ -762,6 +779,18 @@ class DispatchLedger(Application[UUID]):
             return
         raise ConcurrencyConflict("a batch of sends", self.max_attempts)
 
+    def _record_events(self, events: list[DomainEvent]) -> None:
+        """Record plain events in one transaction, as ``save(*events)`` does.
+
+        ``Application.save`` checks each object against the library's runtime
+        protocols to tell events from aggregates, which costs more than encoding
+        the event; a batch of a bulk send holds only events, and no aggregate, so
+        there is also nothing to cache or to snapshot.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        processing_event.events.extend(events)
+        self._notify(self._record(processing_event))
+
     def _decide_batch(
         self,
         batch: list[str],
@@ -769,19 +798,23 @@ class DispatchLedger(Application[UUID]):
         decide: Callable[[str, Participation], Decision],
         tally: _SendTally,
     ) -> list[DomainEvent]:
-        valid = [user for user in batch if _valid_user_id(user)]
+        valid: list[str] = []
         for user in batch:
-            if not _valid_user_id(user):
+            if _valid_user_id(user):
+                valid.append(user)
+            else:
                 tally.skip(repr(user), SkipReason.INVALID_USER_ID)
-        states = self._load_states([stream_of(user) for user in valid])
+        # Each stream id is derived once (a uuid5 digest per user).
+        stream_ids = [stream_of(user) for user in valid]
+        states = self._load_states(stream_ids)
         events: list[DomainEvent] = []
-        for user in valid:
-            stream_id = stream_of(user)
+        for user, stream_id in zip(valid, stream_ids, strict=True):
             decision = decide(user, states[stream_id])
             tally.add(user, decision)
-            for event in decision.events:
-                states[stream_id] = states[stream_id].evolve(event)
-            events.extend(decision.events)
+            if decision.events:
+                # A user listed twice in a batch is decided on the updated state.
+                states[stream_id] = states[stream_id].after(decision.events)
+                events.extend(decision.events)
         return events
 
     def _load_states(self, stream_ids: Sequence[UUID]) -> dict[UUID, Participation]:

@@ -9,7 +9,7 @@ I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -69,27 +69,33 @@ class Participation:
     step_id: str | None = None
 
     def evolve(self, event: DomainEvent) -> Participation:
-        version = event.originator_version
-        if isinstance(event, UserEntered):
-            return replace(
-                self,
-                version=version,
-                receipts=self.receipts + 1,
-                last_receipt_at=event.timestamp,
-                sources=self.sources | {event.source_id},
-                entry_id=event.entry_id,
-                step_id=event.step_id,
-            )
-        if isinstance(event, StepAdvanced):
-            return replace(self, version=version, step_id=event.step_id)
-        return replace(self, version=version)
+        return self.after((event,))
+
+    def after(self, events: Iterable[DomainEvent]) -> Participation:
+        """The state once ``events`` are applied in order (one object, not one each).
+
+        Bulk sends apply every decision to the state of its stream, so this builds
+        the new state once per decision instead of copying it once per event.
+        """
+        version, receipts, last = self.version, self.receipts, self.last_receipt_at
+        sources, entry_id, step_id = self.sources, self.entry_id, self.step_id
+        for event in events:
+            version = event.originator_version
+            if isinstance(event, UserEntered):
+                receipts += 1
+                last = event.timestamp
+                sources = sources | {event.source_id}
+                entry_id = event.entry_id
+                step_id = event.step_id
+            elif isinstance(event, StepAdvanced):
+                step_id = event.step_id
+        return Participation(
+            self.stream_id, version, receipts, last, sources, entry_id, step_id
+        )
 
 
 def fold(stream_id: UUID, events: Iterable[DomainEvent]) -> Participation:
-    state = Participation(stream_id)
-    for event in events:
-        state = state.evolve(event)
-    return state
+    return Participation(stream_id).after(events)
 
 
 @dataclass(frozen=True)
