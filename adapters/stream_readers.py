@@ -46,7 +46,7 @@ class SQLiteStreamReader:
         found: dict[UUID, list[StoredEvent]] = {}
         for chunk in _chunks(stream_ids, SQLITE_MAX_IDS):
             self._read_chunk(chunk, found)
-        return found
+        return _in_given_order(stream_ids, found)
 
     def _read_chunk(
         self, chunk: Sequence[UUID], found: dict[UUID, list[StoredEvent]]
@@ -74,6 +74,13 @@ class SQLiteStreamReader:
                     state=state,
                 )
             )
+
+
+def _in_given_order(
+    stream_ids: Sequence[UUID], found: dict[UUID, list[StoredEvent]]
+) -> dict[UUID, list[StoredEvent]]:
+    """The streams found, in the order they were asked for (as the recorder does)."""
+    return {sid: found[sid] for sid in stream_ids if sid in found}
 
 
 def _sqlite_key(stream_id: UUID | str) -> str:
@@ -115,7 +122,7 @@ class PostgresStreamReader:
                         state=bytes(row["state"]),
                     )
                 )
-        return found
+        return _in_given_order(stream_ids, found)
 
 
 def stream_reader_for(recorder: ApplicationRecorder) -> StreamReader:
