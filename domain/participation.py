@@ -32,7 +32,6 @@ from dispatchledger.domain.ids import stable_pick
 from dispatchledger.domain.values import (
     CampaignDefinition,
     CanvasDefinition,
-    Channel,
     MessageVariation,
 )
 
@@ -150,7 +149,7 @@ def _message_events(
     step_id: str | None,
 ) -> None:
     for variation in variations:
-        carries = Channel(variation.channel).carries_dispatch_id
+        carries = variation.channel.carries_dispatch_id
         seq.events.append(
             MessageDispatched(
                 originator_id=seq.state.stream_id,
@@ -167,7 +166,7 @@ def _message_events(
 
 
 def _any_carries(variations: Iterable[MessageVariation]) -> bool:
-    return any(Channel(v.channel).carries_dispatch_id for v in variations)
+    return any(v.channel.carries_dispatch_id for v in variations)
 
 
 def send_campaign(
@@ -182,8 +181,14 @@ def send_campaign(
     reason = _skip_reason(state, source, definition.re_eligibility_seconds, at)
     if reason is not None:
         return Decision(skipped=reason)
-    pick = stable_pick(definition.campaign_id, user_id)
-    variations = definition.variations_for_user(pick)
+    variations = definition.variations_for_user(0)
+    if len(variations) < len(definition.variations):
+        # Some channel offers a choice: the user's stable pick makes it (D2). With
+        # one variation per channel every pick gives the same list, so the digest
+        # is only computed when it can matter.
+        variations = definition.variations_for_user(
+            stable_pick(definition.campaign_id, user_id)
+        )
     dispatch_id = None
     if _any_carries(variations):
         dispatch_id = source.shared_dispatch_id or mint()

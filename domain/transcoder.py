@@ -17,6 +17,7 @@ difference remains: a float NaN or infinity, which JSON cannot spell, is written
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,11 +25,16 @@ import orjson
 from eventsourcing.persistence import JSONTranscoder
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_CONTAINERS = (dict, list, tuple)
+_WALKED = frozenset((UUID, dict, list, tuple))
 
 
 class OrjsonTranscoder(JSONTranscoder):
     """Reads and writes the library's JSON documents with orjson."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last_datetime: datetime | None = None
+        self._last_tagged: dict[str, Any] = {}
 
     def encode(self, obj: Any) -> bytes:
         try:
@@ -41,20 +47,33 @@ class OrjsonTranscoder(JSONTranscoder):
         return self._restore(orjson.loads(data))
 
     def _default(self, obj: Any) -> Any:
-        return self._tag_uuids(self._encode_obj(obj))
+        if obj is self._last_datetime:
+            return self._last_tagged
+        transcoding = self.types.get(type(obj))
+        if transcoding is None:
+            return self._encode_obj(obj)  # raises the library's error
+        tagged = {
+            "_type_": transcoding.name,
+            "_data_": self._tag_uuids(transcoding.encode(obj)),
+        }
+        if type(obj) is datetime:
+            # The events of one command share one timestamp object: it is
+            # formatted once. Holding it keeps its identity from being reused.
+            self._last_datetime, self._last_tagged = obj, tagged
+        return tagged
 
     def _tag_uuids(self, obj: Any) -> Any:
         """``obj`` with each UUID replaced by its tagged form; unchanged if none."""
         kind = type(obj)
-        if kind is UUID:
-            return self._encode_obj(obj)
         if kind is dict:
-            for value in obj.values():
-                if type(value) is UUID or type(value) in _CONTAINERS:
-                    return {key: self._tag_uuids(item) for key, item in obj.items()}
-            return obj
+            # Most event states are flat: one pass in C tells there is nothing to do.
+            if _WALKED.isdisjoint(map(type, obj.values())):
+                return obj
+            return {key: self._tag_uuids(item) for key, item in obj.items()}
         if kind is list or kind is tuple:
             return [self._tag_uuids(item) for item in obj]
+        if kind is UUID:
+            return self._default(obj)
         return obj
 
     def _restore(self, obj: Any) -> Any:
