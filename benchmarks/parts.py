@@ -147,12 +147,15 @@ def raw_postgres_copy(
     """``COPY`` of every row in one transaction."""
     conn = _create_postgres_table(url)
     rows = _raw_rows(streams, per_stream, b"x" * state_bytes)
-    with Clock() as clock, conn.transaction(), conn.cursor() as cursor:
-        with cursor.copy(
-            "COPY raw_rows (stream, version, topic, state) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+    copy_rows = "COPY raw_rows (stream, version, topic, state) FROM STDIN"
+    with (
+        Clock() as clock,
+        conn.transaction(),
+        conn.cursor() as cursor,
+        cursor.copy(copy_rows) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
     conn.execute("DROP TABLE raw_rows")
     conn.close()
     return {"seconds": clock.seconds, "rows": streams * per_stream}
@@ -222,7 +225,7 @@ def _per_command(seconds: float, count: int, rows: int, state_bytes: float) -> F
     }
 
 
-# -- benchmark 6: the peer, written the plain eventsourcing way -------------------------
+# -- benchmark 6: the peer, written the plain eventsourcing way ---------------------
 
 
 class Recipient(Aggregate):
@@ -267,7 +270,7 @@ def peer(url: str, count: int) -> Figures:
     return {"seconds": clock.seconds, "rows": 3 * count, "messages": 2 * count}
 
 
-# -- benchmark 5 helper: latencies ------------------------------------------------------
+# -- benchmark 5 helper: latencies ------------------------------------------------
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

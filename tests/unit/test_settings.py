@@ -19,9 +19,10 @@ def test_defaults_to_a_sqlite_file_with_nothing_configured() -> None:
 
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.event_store_env() == {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "dispatchledger.adapters.sqlite_store:LedgerSQLiteFactory",
         "SQLITE_DBNAME": "dispatchledger.db",
         "SQLITE_LOCK_TIMEOUT": "5",
+        "SQLITE_SYNCHRONOUS": "FULL",
     }
 
 
