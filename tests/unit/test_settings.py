@@ -8,6 +8,7 @@ from dispatchledger.adapters.settings import (
     DATABASE_URL,
     DEFAULT_DATABASE_URL,
     LOCK_TIMEOUT,
+    SQLITE_FACTORY,
     VARIABLES,
     Settings,
 )
@@ -19,7 +20,7 @@ def test_defaults_to_a_sqlite_file_with_nothing_configured() -> None:
 
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.event_store_env() == {
-        "PERSISTENCE_MODULE": "dispatchledger.adapters.sqlite_store:LedgerSQLiteFactory",
+        "PERSISTENCE_MODULE": SQLITE_FACTORY,
         "SQLITE_DBNAME": "dispatchledger.db",
         "SQLITE_LOCK_TIMEOUT": "5",
         "SQLITE_SYNCHRONOUS": "FULL",
