@@ -31,6 +31,7 @@ from benchmarks.common import (
 from benchmarks.stores import postgres_psycopg_url, stored_figures
 from dispatchledger.adapters.bootstrap import open_ledger
 from dispatchledger.adapters.settings import Settings
+from dispatchledger.adapters.sqlite_store import connection_pragmas
 
 TOPIC = "dispatchledger:MessageDispatched"
 Figures = dict[str, Any]
@@ -85,7 +86,9 @@ def _raw_rows(streams: int, per_stream: int, state: bytes) -> Iterator[tuple[Any
 def _create_sqlite_table(path: str, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
+    # The same settings as the ledger's own connections.
+    for pragma in connection_pragmas(synchronous):
+        conn.execute(pragma)
     conn.execute(
         "CREATE TABLE raw_rows (id INTEGER PRIMARY KEY, stream TEXT, version INTEGER,"
         " topic TEXT, state BLOB)"

@@ -785,11 +785,16 @@ class DispatchLedger(Application[UUID]):
         ``Application.save`` checks each object against the library's runtime
         protocols to tell events from aggregates, which costs more than encoding
         the event; a batch of a bulk send holds only events, and no aggregate, so
-        there is also nothing to cache or to snapshot.
+        there is also nothing to cache or to snapshot. The recordings the library
+        builds for ``_notify`` (an object per event) are built only when a subclass
+        listens there.
         """
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
-        processing_event.events.extend(events)
-        self._notify(self._record(processing_event))
+        if type(self)._notify is not Application._notify:
+            processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+            processing_event.events.extend(events)
+            self._notify(self._record(processing_event))
+            return
+        self.recorder.insert_events(list(map(self.mapper.to_stored_event, events)))
 
     def _decide_batch(
         self,
