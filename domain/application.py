@@ -812,13 +812,16 @@ class DispatchLedger(Application[UUID]):
         # Each stream id is derived once (a uuid5 digest per user).
         stream_ids = [stream_of(user) for user in valid]
         states = self._load_states(stream_ids)
+        # A user listed twice in a batch is decided on the state the first listing
+        # left; when nobody is listed twice, no state is needed after its decision.
+        listed_twice = len(states) < len(stream_ids)
         events: list[DomainEvent] = []
         for user, stream_id in zip(valid, stream_ids, strict=True):
             decision = decide(user, states[stream_id])
             tally.add(user, decision)
             if decision.events:
-                # A user listed twice in a batch is decided on the updated state.
-                states[stream_id] = states[stream_id].after(decision.events)
+                if listed_twice:
+                    states[stream_id] = states[stream_id].after(decision.events)
                 events.extend(decision.events)
         return events
 
@@ -827,8 +830,10 @@ class DispatchLedger(Application[UUID]):
         stored = self.stream_reader.read_streams(unique)
         to_event = self.mapper.to_domain_event
         return {
-            sid: fold(
-                sid, (cast(DomainEvent, to_event(s)) for s in stored.get(sid, ()))
+            sid: (
+                fold(sid, (cast(DomainEvent, to_event(s)) for s in stored[sid]))
+                if sid in stored
+                else Participation(sid)
             )
             for sid in unique
         }
