@@ -32,6 +32,7 @@ from benchmarks.stores import postgres_psycopg_url, stored_figures
 from dispatchledger.adapters.bootstrap import open_ledger
 from dispatchledger.adapters.settings import Settings
 from dispatchledger.adapters.sqlite_store import connection_pragmas
+from dispatchledger.domain.application import DispatchLedger
 
 TOPIC = "dispatchledger:MessageDispatched"
 Figures = dict[str, Any]
@@ -41,14 +42,20 @@ def _ledger_env(synchronous: str) -> dict[str, str]:
     return {"DISPATCHLEDGER_SQLITE_SYNCHRONOUS": synchronous}
 
 
+def _events_table(ledger: DispatchLedger) -> str:
+    table: str = getattr(ledger.recorder, "events_table_name", "stored_events")
+    return table
+
+
 # -- benchmarks 1, 2 and 6 (ours): one scheduled occurrence ----------------------
 
 
 def occurrence(url: str, count: int, synchronous: str) -> Figures:
     """One occurrence of the newsletter to ``count`` users, streamed."""
     ledger = open_ledger(url, env=_ledger_env(synchronous))
+    table = _events_table(ledger)
     ledger.define_campaign(NEWSLETTER, at=AT)
-    rows_before, _ = stored_figures(url)
+    rows_before, _ = stored_figures(url, table)
     with Clock() as clock:
         result = ledger.run_occurrence(
             campaign_id="newsletter",
@@ -58,7 +65,7 @@ def occurrence(url: str, count: int, synchronous: str) -> Figures:
         )
     peak = peak_memory_mb()
     ledger.close()
-    rows_after, state_bytes = stored_figures(url)
+    rows_after, state_bytes = stored_figures(url, table)
     return {
         "seconds": clock.seconds,
         "recipients": result.recipients,
@@ -188,33 +195,35 @@ def raw_postgres_transactions(
 def api_sends(url: str, count: int, synchronous: str) -> Figures:
     """``count`` API-triggered sends, one recipient each, one command each."""
     ledger = open_ledger(url, env=_ledger_env(synchronous))
+    table = _events_table(ledger)
     ledger.define_campaign(RECEIPT, at=AT)
-    rows_before, _ = stored_figures(url)
+    rows_before, _ = stored_figures(url, table)
     with Clock() as clock:
         for number in range(count):
             ledger.api_trigger(
                 campaign_id="receipt", recipients=[user_id(number)], at=AT
             )
     ledger.close()
-    rows_after, state_bytes = stored_figures(url)
+    rows_after, state_bytes = stored_figures(url, table)
     return _per_command(clock.seconds, count, rows_after - rows_before, state_bytes)
 
 
 def step_advances(url: str, count: int, synchronous: str) -> Figures:
     """``count`` users enter the Canvas (not timed), then each advances one step."""
     ledger = open_ledger(url, env=_ledger_env(synchronous))
+    table = _events_table(ledger)
     ledger.define_canvas(ONBOARDING, at=AT)
     ledger.run_canvas_entry(
         canvas_id="onboarding", entry_run_id="run-1", audience=users(count), at=AT
     )
-    rows_before, _ = stored_figures(url)
+    rows_before, _ = stored_figures(url, table)
     with Clock() as clock:
         for number in range(count):
             ledger.advance(
                 canvas_id="onboarding", user_id=user_id(number), step_id="tips", at=AT
             )
     ledger.close()
-    rows_after, state_bytes = stored_figures(url)
+    rows_after, state_bytes = stored_figures(url, table)
     return _per_command(clock.seconds, count, rows_after - rows_before, state_bytes)
 
 

@@ -37,9 +37,9 @@ def sqlite_file(directory: Path, name: str) -> Path:
     return path
 
 
-def stored_figures(url: str) -> tuple[int, float]:
+def stored_figures(url: str, table: str) -> tuple[int, float]:
     """Rows in the event table and their mean state size in bytes."""
-    query = "SELECT count(*), coalesce(avg(length(state)), 0) FROM stored_events"
+    query = f"SELECT count(*), coalesce(avg(length(state)), 0) FROM {table}"
     if url.startswith("sqlite"):
         with sqlite3.connect(make_url(url).database or "") as conn:
             count, size = conn.execute(query).fetchone()
