@@ -702,6 +702,9 @@ class DispatchLedger(Application[UUID]):
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
+            if save_now:
+                # What the command records on its program was saved with it.
+                pending.clear()
             return existing
         dispatch_id = self.mint_dispatch_id() if shared else None
         transmission = Transmission.start(
@@ -711,11 +714,24 @@ class DispatchLedger(Application[UUID]):
             # A bulk send saves its transmission first, with what the command
             # recorded on its program: the id survives an interruption, and
             # repeating the command resumes the send.
-            self.save(*pending, transmission)
+            try:
+                self.save(*pending, transmission)
+            except IntegrityError:
+                return self._started_elsewhere(stream_id, source_id, pending)
             pending.clear()
         else:
             pending.append(transmission)
         return transmission
+
+    def _started_elsewhere(
+        self, stream_id: UUID, source_id: str, pending: Pending
+    ) -> Transmission:
+        """The transmission another writer saved while this one tried to."""
+        existing = self._get(Transmission, stream_id)
+        if existing is None:
+            raise ConcurrencyConflict(f"starting {source_id!r}", 1)
+        pending.clear()
+        return existing
 
     def _send_in_batches(
         self,

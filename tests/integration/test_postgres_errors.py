@@ -1,0 +1,129 @@
+"""PostgreSQL failures reach the caller as typed errors, never with the password."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.adapters.settings import LOCK_TIMEOUT, Settings
+from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.errors import DatabaseLocked, DatabaseUnavailable
+from dispatchledger.domain.values import (
+    CampaignDefinition,
+    DeliveryType,
+    MessageVariation,
+)
+
+PASSWORD = "pw-Zebra-91"
+AT = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+CART = CampaignDefinition(
+    campaign_id="cart",
+    name="Abandoned cart",
+    delivery_type=DeliveryType.ACTION_BASED,
+    re_eligibility_seconds=0,
+    variations=(MessageVariation(variation_id="cart-email", channel="email"),),
+)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def with_password(url: str, **changes: object) -> str:
+    changed = make_url(url).set(password=PASSWORD, **changes)  # type: ignore[arg-type]
+    return changed.render_as_string(hide_password=False)
+
+
+def assert_no_password(error: BaseException, caplog: pytest.LogCaptureFixture) -> None:
+    shown = "".join(traceback.format_exception(error))
+    assert PASSWORD not in shown
+    assert PASSWORD not in caplog.text
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    for name in ("psycopg", "psycopg.pool", "eventsourcing", "dispatchledger"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+def test_connection_refused_is_unavailable_at_once(
+    fresh_postgres_url: str, all_logs: pytest.LogCaptureFixture
+) -> None:
+    url = with_password(fresh_postgres_url, port=closed_port())
+
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as refused:
+        open_ledger(url)
+
+    assert time.monotonic() - started < 2
+    assert "Connection refused" in str(refused.value)
+    assert "postgres:***@127.0.0.1" in str(refused.value)
+    assert_no_password(refused.value, all_logs)
+
+
+def test_unknown_role_is_unavailable(
+    fresh_postgres_url: str, all_logs: pytest.LogCaptureFixture
+) -> None:
+    url = with_password(fresh_postgres_url, username="no_such_role")
+
+    with pytest.raises(DatabaseUnavailable) as refused:
+        open_ledger(url)
+
+    assert 'role "no_such_role" does not exist' in str(refused.value)
+    assert_no_password(refused.value, all_logs)
+
+
+def test_password_stays_out_of_logs_of_a_working_ledger(
+    fresh_postgres_url: str, all_logs: pytest.LogCaptureFixture
+) -> None:
+    ledger = open_ledger(with_password(fresh_postgres_url))
+    ledger.define_campaign(CART, at=AT)
+    ledger.close()
+
+    assert "postgres:***@127.0.0.1" in all_logs.text
+    assert PASSWORD not in all_logs.text
+
+
+@pytest.fixture
+def impatient_ledger(fresh_postgres_url: str) -> Iterator[DispatchLedger]:
+    ledger = open_ledger(fresh_postgres_url, env={LOCK_TIMEOUT: "1"})
+    ledger.define_campaign(CART, at=AT)
+    yield ledger
+    ledger.close()
+
+
+def test_lock_timeout_is_database_locked_and_writes_nothing(
+    fresh_postgres_url: str, impatient_ledger: DispatchLedger
+) -> None:
+    schema = Settings(database_url=fresh_postgres_url).postgres_schema
+    events = sql.Identifier(schema, "dispatchledger_events")
+    before = impatient_ledger.recorder.max_notification_id()
+
+    with psycopg.connect(fresh_postgres_url.split("?")[0]) as holder:
+        holder.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events))
+        started = time.monotonic()
+        with pytest.raises(DatabaseLocked) as locked:
+            impatient_ledger.trigger(campaign_id="cart", user_id="ana")
+        waited = time.monotonic() - started
+        holder.rollback()
+    after_failure = impatient_ledger.recorder.max_notification_id()
+    retried = impatient_ledger.trigger(campaign_id="cart", user_id="ana")
+
+    assert 0.9 < waited < 2.5
+    assert "lock timeout" in str(locked.value)
+    assert after_failure == before
+    assert retried.recipients == 1
