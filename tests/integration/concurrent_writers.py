@@ -37,6 +37,11 @@ CART = CampaignDefinition(
     variations=(MessageVariation(variation_id="cart-email", channel="email"),),
 )
 
+CART_AGAIN = CART.model_copy(
+    update={"campaign_id": "cart-again", "re_eligibility_seconds": 0}
+)
+"""A cart campaign a user may receive again at once."""
+
 
 class Barrier(Protocol):
     def wait(self, timeout: float | None = None) -> int: ...

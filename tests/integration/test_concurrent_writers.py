@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import multiprocessing
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
 from concurrent_writers import (
+    AT,
     CART,
+    CART_AGAIN,
     SPRING_SALE,
     open_at_once,
     run_spring_sale,
     sends,
     trigger_carts,
 )
+from eventsourcing.persistence import StoredEvent
 
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.application import DispatchLedger, StreamReader
+from dispatchledger.domain.errors import ConcurrencyConflict
 
 SPAWN = multiprocessing.get_context("spawn")
 WRITERS = 4
@@ -96,4 +101,36 @@ def test_processes_creating_the_tables_at_once_do_not_collide(
 
     ledger = ledger_with(unborn_schema_url, CART)
     assert ledger.programs() == [("campaign", "cart")]
+    ledger.close()
+
+
+class RivalBetweenReadAndWrite:
+    """Reads like the ledger's own reader, then lets a rival send to the same user.
+
+    Every attempt of the ledger reading through it therefore meets a stream that
+    moved on: the conflict is forced, not hoped for.
+    """
+
+    def __init__(self, inner: StreamReader, rival: DispatchLedger) -> None:
+        self.inner = inner
+        self.rival = rival
+
+    def read_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found = self.inner.read_streams(stream_ids)
+        self.rival.trigger(campaign_id="cart-again", user_id="ana", at=AT)
+        return found
+
+
+def test_conflicts_are_retried_then_reported(shared_url: str) -> None:
+    ledger = ledger_with(shared_url, CART_AGAIN)
+    rival = open_ledger(shared_url)
+    ledger.max_attempts = 3
+    ledger.stream_reader = RivalBetweenReadAndWrite(ledger.stream_reader, rival)
+
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        ledger.trigger(campaign_id="cart-again", user_id="ana")
+
+    assert conflict.value.attempts == 3
+    assert sends(ledger) == {("ana", "email"): 3}
+    rival.close()
     ledger.close()

@@ -24,6 +24,8 @@ from dispatchledger.domain.values import (
     MessageVariation,
 )
 
+pytestmark = pytest.mark.postgres
+
 PASSWORD = "pw-Zebra-91"
 AT = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 CART = CampaignDefinition(
