@@ -79,7 +79,8 @@ MESSAGE_PATTERNS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
     (
         re.compile(
             r"connection (failed|refused|timeout)|could not connect"
-            r"|couldn't get a connection|authentication failed"
+            r"|couldn't get a connection|server closed the connection"
+            r"|connection is (closed|lost)|authentication failed"
             r"|role .* does not exist|database .* does not exist",
             re.I,
         ),

@@ -17,44 +17,105 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from psycopg import sql
 
 from dispatchledger.adapters.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_InsertEvents = Callable[..., Sequence[int] | None]
-_insert_events_once = cast(
-    _InsertEvents,
-    getattr(PostgresApplicationRecorder.insert_events, "__wrapped__"),  # noqa: B009
-)
+_Method = Callable[..., Any]
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
-    """The library's recorder, failing fast when a lock cannot be had.
+def _unretried(cls: type[PostgresAggregateRecorder], name: str) -> _Method:
+    """The library's method without its own retry loop."""
+    method = getattr(cls, name)
+    return cast(_Method, getattr(method, "__wrapped__", method))
 
-    The library retries a failed insert ten times, lock timeouts included, so a
-    writer would wait ten lock timeouts before hearing of it. This recorder gives
-    up on a lock timeout at once and retries only lost connections.
+
+class _FailFast:
+    """Retries only a connection that broke; gives up at once on timeouts.
+
+    The library retries a failed call ten times, lock and connection timeouts
+    included, so a writer would wait ten lock timeouts (or ten connection
+    timeouts when the server is down) before hearing of it.
     """
 
     connection_attempts = 3
     retry_wait_seconds = 0.2
+    datastore: PostgresDatastore
+
+    def _attempt(self, method: _Method, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, self.connection_attempts + 1):
+            try:
+                return method(self, *args, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                if attempt == self.connection_attempts or not _worth_retrying(error):
+                    raise
+                logger.info("%s failed (%s); retrying", method.__name__, error)
+                # The other pooled connections most likely broke too: drop them
+                # all now rather than meeting them one attempt at a time.
+                self.datastore.pool.check()
+                time.sleep(self.retry_wait_seconds)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class PostgresLedgerSnapshotRecorder(_FailFast, PostgresAggregateRecorder):
+    """The library's snapshot recorder, failing fast (see :class:`_FailFast`)."""
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        for attempt in range(1, self.connection_attempts + 1):
-            try:
-                return _insert_events_once(self, stored_events, **kwargs)
-            except (InterfaceError, OperationalError) as error:
-                if attempt == self.connection_attempts or not _worth_retrying(error):
-                    raise
-                logger.info("insert failed (%s); retrying", type(error).__name__)
-                time.sleep(self.retry_wait_seconds)
-        raise AssertionError("unreachable")  # pragma: no cover
+        method = _unretried(PostgresAggregateRecorder, "insert_events")
+        return cast(
+            Sequence[int] | None, self._attempt(method, stored_events, **kwargs)
+        )
+
+    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        method = _unretried(PostgresAggregateRecorder, "select_events")
+        return cast(Sequence[StoredEvent], self._attempt(method, *args, **kwargs))
+
+
+class PostgresLedgerRecorder(_FailFast, PostgresApplicationRecorder):
+    """The library's event recorder, failing fast (see :class:`_FailFast`)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        method = _unretried(PostgresApplicationRecorder, "insert_events")
+        return cast(
+            Sequence[int] | None, self._attempt(method, stored_events, **kwargs)
+        )
+
+    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        method = _unretried(PostgresApplicationRecorder, "select_events")
+        return cast(Sequence[StoredEvent], self._attempt(method, *args, **kwargs))
+
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
+        method = _unretried(PostgresApplicationRecorder, "select_notifications")
+        return cast(Sequence[Notification], self._attempt(method, *args, **kwargs))
+
+    def max_notification_id(self) -> int | None:
+        method = _unretried(PostgresApplicationRecorder, "max_notification_id")
+        return cast(int | None, self._attempt(method))
+
+
+class PostgresLedgerFactory(PostgresFactory):
+    """The library's PostgreSQL factory, building the recorders above."""
+
+    aggregate_recorder_class = PostgresLedgerSnapshotRecorder
+    application_recorder_class = PostgresLedgerRecorder
 
 
 def _worth_retrying(error: BaseException) -> bool:

@@ -129,8 +129,7 @@ class Settings:
             }
         connect = self.postgres_connect_args()
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY_TOPIC,
             "POSTGRES_DBNAME": str(connect["dbname"]),
             "POSTGRES_HOST": str(connect["host"]),
             "POSTGRES_PORT": str(connect["port"]),
@@ -142,10 +141,8 @@ class Settings:
         }
 
 
-POSTGRES_RECORDER_TOPIC = (
-    "dispatchledger.adapters.postgres_events:PostgresLedgerRecorder"
-)
-"""The recorder class ``eventsourcing`` builds for PostgreSQL (see that module)."""
+POSTGRES_FACTORY_TOPIC = "dispatchledger.adapters.postgres_events:PostgresLedgerFactory"
+"""The ``eventsourcing`` factory for PostgreSQL: the library's, failing fast."""
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

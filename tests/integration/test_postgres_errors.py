@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.adapters.settings import LOCK_TIMEOUT, Settings
+from dispatchledger.adapters.settings import CONNECT_TIMEOUT, LOCK_TIMEOUT, Settings
 from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.errors import DatabaseLocked, DatabaseUnavailable
 from dispatchledger.domain.values import (
@@ -129,3 +131,62 @@ def test_lock_timeout_is_database_locked_and_writes_nothing(
     assert "lock timeout" in str(locked.value)
     assert after_failure == before
     assert retried.recipients == 1
+
+
+class Relay:
+    """A TCP relay to the PostgreSQL server that can be cut, as if it went away."""
+
+    def __init__(self, port: int) -> None:
+        self.target = ("127.0.0.1", port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.target)
+                self.sockets += [client, server]
+                for a, b in ((client, server), (server, client)):
+                    threading.Thread(
+                        target=self._pump, args=(a, b), daemon=True
+                    ).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def cut(self) -> None:
+        # Shutting the listener down (not just closing it) wakes the blocked
+        # accept, so that new connections are refused from now on.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_a_server_gone_mid_session_is_unavailable_within_the_timeout(
+    fresh_postgres_url: str, all_logs: pytest.LogCaptureFixture
+) -> None:
+    relay = Relay(make_url(fresh_postgres_url).port or 5432)
+    url = with_password(fresh_postgres_url, port=relay.port)
+    ledger = open_ledger(url, env={CONNECT_TIMEOUT: "1"})
+    ledger.define_campaign(CART, at=AT)
+
+    relay.cut()
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as gone:
+        ledger.trigger(campaign_id="cart", user_id="ana")
+    waited = time.monotonic() - started
+    ledger.close()
+
+    assert waited < 4
+    assert f"postgres:***@127.0.0.1:{relay.port}" in str(gone.value)
+    assert_no_password(gone.value, all_logs)

@@ -8,6 +8,7 @@ from dispatchledger.adapters.settings import (
     CONNECT_TIMEOUT,
     DATABASE_URL,
     LOCK_TIMEOUT,
+    POSTGRES_FACTORY_TOPIC,
     Settings,
 )
 from dispatchledger.domain.errors import InvalidCommand
@@ -22,7 +23,7 @@ def test_postgres_url_configures_the_library() -> None:
 
     env = settings.event_store_env()
 
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == POSTGRES_FACTORY_TOPIC
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("db.example", "6543")
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("shop", "hunter2")
     assert (env["POSTGRES_DBNAME"], env["POSTGRES_SCHEMA"]) == ("ledger", "dispatch")
