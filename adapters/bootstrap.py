@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Mapping
-from contextlib import nullcontext
 
 import psycopg
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
@@ -43,17 +42,35 @@ def open_ledger(
             connect_timeout_seconds=settings.connect_timeout_seconds,
         )
     translate = ErrorTranslator.for_settings(settings)
-    setup = first_use(settings) if settings.backend == "postgresql" else nullcontext()
     try:
-        with setup:
-            ledger = DispatchLedger(
-                settings.event_store_env(),
-                mint_dispatch_id=mint,
-                mint_entry_id=mint_entry,
-                translate_error=translate,
-            )
+        ledger = _construct(settings, mint, mint_entry, translate)
     except _STORAGE_ERRORS as error:
         raise translate(error) from error
     ledger.batch_size = settings.batch_size
     logger.info("ledger open on %s", settings.redacted_url())
     return ledger
+
+
+def _construct(
+    settings: Settings,
+    mint: IdMinter,
+    mint_entry: IdMinter,
+    translate: ErrorTranslator,
+) -> DispatchLedger:
+    env = settings.event_store_env()
+
+    def construct() -> DispatchLedger:
+        return DispatchLedger(
+            env,
+            mint_dispatch_id=mint,
+            mint_entry_id=mint_entry,
+            translate_error=translate,
+        )
+
+    if settings.backend != "postgresql":
+        return construct()
+    prefix = DispatchLedger.name.lower()
+    with first_use(settings, [f"{prefix}_events", f"{prefix}_snapshots"]) as ready:
+        if ready:
+            env["CREATE_TABLE"] = "no"
+        return construct()

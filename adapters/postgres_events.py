@@ -135,11 +135,13 @@ def advisory_key(schema: str) -> int:
 
 
 @contextmanager
-def first_use(settings: Settings) -> Iterator[None]:
+def first_use(settings: Settings, tables: Sequence[str]) -> Iterator[bool]:
     """Hold the set-up lock for the configured schema, creating the schema if new.
 
-    Connecting here first also means a wrong URL fails at once with the driver's
-    own reason (refused, unknown role, wrong password) rather than a pool timeout.
+    Yields whether every one of ``tables`` exists already: then the library need
+    not run its ``CREATE`` statements, which would queue behind any writer's
+    table lock. Connecting here first also means a wrong URL fails at once with
+    the driver's own reason (refused, unknown role) rather than a pool timeout.
     """
     schema = settings.postgres_schema
     args = settings.postgres_connect_args()
@@ -151,4 +153,9 @@ def first_use(settings: Settings) -> Iterator[None]:
         if exists is None:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             logger.info("created schema %s", schema)
-        yield
+        found = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s"
+            " AND tablename = ANY(%s)",
+            (schema, list(tables)),
+        ).fetchone()
+        yield found is not None and found[0] == len(tables)

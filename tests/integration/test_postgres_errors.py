@@ -190,3 +190,21 @@ def test_a_server_gone_mid_session_is_unavailable_within_the_timeout(
     assert waited < 4
     assert f"postgres:***@127.0.0.1:{relay.port}" in str(gone.value)
     assert_no_password(gone.value, all_logs)
+
+
+def test_opening_again_does_not_queue_behind_a_writer(
+    fresh_postgres_url: str, impatient_ledger: DispatchLedger
+) -> None:
+    schema = Settings(database_url=fresh_postgres_url).postgres_schema
+    events = sql.Identifier(schema, "dispatchledger_events")
+
+    with psycopg.connect(fresh_postgres_url.split("?")[0]) as holder:
+        holder.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events))
+        started = time.monotonic()
+        reopened = open_ledger(fresh_postgres_url, env={LOCK_TIMEOUT: "1"})
+        waited = time.monotonic() - started
+        holder.rollback()
+
+    assert waited < 0.9
+    assert reopened.programs() == [("campaign", "cart")]
+    reopened.close()
