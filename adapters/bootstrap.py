@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -35,12 +36,7 @@ def open_ledger(
     """
     settings = Settings.from_env(env)
     if url is not None:
-        settings = Settings(
-            database_url=url,
-            lock_timeout_seconds=settings.lock_timeout_seconds,
-            batch_size=settings.batch_size,
-            connect_timeout_seconds=settings.connect_timeout_seconds,
-        )
+        settings = dataclasses.replace(settings, database_url=url)
     translate = ErrorTranslator.for_settings(settings)
     try:
         ledger = _construct(settings, mint, mint_entry, translate)

@@ -15,6 +15,9 @@ from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.domain.values import (
     CampaignDefinition,
+    CanvasDefinition,
+    CanvasStep,
+    CanvasVariant,
     DeliveryType,
     MessageVariation,
 )
@@ -37,6 +40,21 @@ CART = CampaignDefinition(
     variations=(MessageVariation(variation_id="cart-email", channel="email"),),
 )
 
+ONBOARDING = CanvasDefinition(
+    canvas_id="onboarding",
+    name="Onboarding",
+    entry_type=DeliveryType.SCHEDULED,
+    variants=(CanvasVariant(variant_id="main", entry_step_ids=("welcome",)),),
+    steps=(
+        CanvasStep(
+            step_id="welcome",
+            messages=(
+                MessageVariation(variation_id="welcome-email", channel="email"),
+                MessageVariation(variation_id="welcome-push", channel="push"),
+            ),
+        ),
+    ),
+)
 CART_AGAIN = CART.model_copy(
     update={"campaign_id": "cart-again", "re_eligibility_seconds": 0}
 )
@@ -59,6 +77,16 @@ def run_spring_sale(url: str, users: list[str], barrier: Barrier) -> None:
     barrier.wait(30)
     ledger.run_occurrence(
         campaign_id="spring-sale", occurrence_id="launch", audience=users, at=AT
+    )
+    ledger.close()
+
+
+def run_onboarding(url: str, users: list[str], barrier: Barrier) -> None:
+    """Run the one entry of the onboarding Canvas for ``users``."""
+    ledger = open_ledger(url)
+    barrier.wait(30)
+    ledger.run_canvas_entry(
+        canvas_id="onboarding", entry_run_id="launch", audience=users, at=AT
     )
     ledger.close()
 

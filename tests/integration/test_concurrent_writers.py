@@ -14,8 +14,10 @@ from concurrent_writers import (
     AT,
     CART,
     CART_AGAIN,
+    ONBOARDING,
     SPRING_SALE,
     open_at_once,
+    run_onboarding,
     run_spring_sale,
     sends,
     trigger_carts,
@@ -55,14 +57,20 @@ def ledger_with(url: str, *definitions: Any) -> DispatchLedger:
     return ledger
 
 
-def test_overlapping_audiences_of_one_occurrence_get_one_message_each(
-    shared_url: str,
+@pytest.mark.parametrize("program", ["campaign", "canvas"])
+def test_overlapping_audiences_of_one_send_get_one_message_each(
+    shared_url: str, program: str
 ) -> None:
-    ledger = ledger_with(shared_url, SPRING_SALE)
+    ledger = open_ledger(shared_url)
+    if program == "campaign":
+        ledger.define_campaign(SPRING_SALE)
+    else:
+        ledger.define_canvas(ONBOARDING)
+    work = run_spring_sale if program == "campaign" else run_onboarding
     # Writer i sends to u(10i) .. u(10i+29): neighbours overlap by 20 users.
     audiences = [[f"u{n}" for n in range(10 * i, 10 * i + 30)] for i in range(WRITERS)]
 
-    run_together(run_spring_sale, [(shared_url, users) for users in audiences])
+    run_together(work, [(shared_url, users) for users in audiences])
 
     everyone = {f"u{n}" for n in range(10 * (WRITERS - 1) + 30)}
     expected = {

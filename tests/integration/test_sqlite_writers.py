@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from concurrent_writers import CART, sends
@@ -13,7 +14,7 @@ from concurrent_writers import CART, sends
 from dispatchledger.adapters.bootstrap import open_ledger
 from dispatchledger.adapters.settings import LOCK_TIMEOUT, Settings
 from dispatchledger.domain.application import DispatchLedger
-from dispatchledger.domain.errors import DatabaseLocked
+from dispatchledger.domain.errors import DatabaseLocked, DatabaseUnavailable
 
 THREADS = 8
 USERS_PER_THREAD = 25
@@ -69,3 +70,14 @@ def test_a_locked_database_fails_fast_writes_nothing_and_recovers(
     assert "database is locked" in str(locked.value)
     assert after_failure == 200
     assert sum(sends(ledger).values()) == 201
+
+
+def test_a_file_in_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing' / 'ledger.db'}"
+
+    with pytest.raises(DatabaseUnavailable) as unavailable:
+        open_ledger(url)
+
+    assert str(unavailable.value) == (
+        f"the database cannot be reached ({url}): unable to open database file"
+    )
