@@ -86,6 +86,7 @@ from dispatchledger.domain.values import (
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
+    Channel,
     DeliveryType,
     ValueObject,
 )
@@ -596,8 +597,14 @@ class DispatchLedger(Application[UUID]):
             command.at,
             pending,
             save_now=True,
+            step_ids=_entry_steps_with_dispatch(canvas.definition),
         )
-        source = Source("entry_run", command.entry_run_id, transmission.dispatch_id)
+        source = Source(
+            "entry_run",
+            command.entry_run_id,
+            transmission.dispatch_id,
+            transmission.step_dispatch_ids,
+        )
         tally = self._send_in_batches(
             recipients,
             lambda user: ids.journey_stream_id(command.canvas_id, user),
@@ -687,15 +694,24 @@ class DispatchLedger(Application[UUID]):
         shared: bool = True,
         send_at: datetime | None = None,
         save_now: bool = False,
+        step_ids: Sequence[str] | None = None,
     ) -> Transmission:
-        """Mint the transmission's id before anything is sent (D9), or reuse it."""
+        """Mint the transmission's id before anything is sent (D9), or reuse it.
+
+        With ``step_ids`` (a Canvas entry run) each entry step gets an id of its
+        own; ``dispatch_id`` is then the id when there is exactly one such step.
+        """
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
             return existing
-        dispatch_id = self.mint_dispatch_id() if shared else None
+        by_step = {step_id: self.mint_dispatch_id() for step_id in step_ids or ()}
+        if step_ids is not None:
+            dispatch_id = next(iter(by_step.values())) if len(by_step) == 1 else None
+        else:
+            dispatch_id = self.mint_dispatch_id() if shared else None
         transmission = Transmission.start(
-            kind, program_id, source_kind, source_id, dispatch_id, at, send_at
+            kind, program_id, source_kind, source_id, dispatch_id, at, send_at, by_step
         )
         if save_now:
             # A bulk send saves its transmission first, with what the command
@@ -882,6 +898,18 @@ def _record_of(event: MessageDispatched) -> DispatchRecord:
         step_id=event.step_id,
         sent_at=event.timestamp,
     )
+
+
+def _entry_steps_with_dispatch(definition: CanvasDefinition) -> list[str]:
+    """Entry steps some variant enters at whose messages carry a dispatch id."""
+    steps: dict[str, None] = {}
+    for variant in definition.variants:
+        step = definition.step(variant.entry_step_ids[0])
+        if step is not None and any(
+            Channel(m.channel).carries_dispatch_id for m in step.messages
+        ):
+            steps.setdefault(step.step_id, None)
+    return list(steps)
 
 
 def _require(

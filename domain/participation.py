@@ -8,7 +8,7 @@ I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -49,11 +49,17 @@ class Source:
 
     ``shared_dispatch_id`` is set when every recipient shares one dispatch
     (D2, D4 per call, D5); otherwise each recipient gets a freshly minted id.
+    ``step_dispatch_ids`` gives a Canvas entry run one shared id per entry step,
+    since different steps never share an id (D10).
     """
 
     kind: str
     id: str
     shared_dispatch_id: str | None = None
+    step_dispatch_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def shared_for_step(self, step_id: str) -> str | None:
+        return self.step_dispatch_ids.get(step_id, self.shared_dispatch_id)
 
 
 @dataclass(frozen=True)
@@ -234,7 +240,7 @@ def enter_canvas(
         raise UnknownStep(definition.canvas_id, step_id)
     dispatch_id = None
     if _any_carries(step.messages):
-        dispatch_id = source.shared_dispatch_id or mint()
+        dispatch_id = source.shared_for_step(step_id) or mint()
     base = {
         "program_kind": "canvas",
         "program_id": definition.canvas_id,
