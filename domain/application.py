@@ -949,10 +949,12 @@ def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
         {
-            "field": ".".join(str(part) for part in item["loc"]),
+            # An error of the whole object (e.g. an unknown command tag) has
+            # no location; it concerns the command itself.
+            "field": ".".join(str(part) for part in item["loc"]) or "command",
             "reason": item["msg"],
         }
         for item in error.errors(include_url=False)
     ]
-    summary = "; ".join(f"{p['field'] or 'command'}: {p['reason']}" for p in problems)
+    summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return InvalidCommand(f"invalid command: {summary}", problems)
