@@ -88,6 +88,7 @@ from dispatchledger.domain.values import (
     CanvasDefinition,
     Channel,
     DeliveryType,
+    MessageVariation,
     ValueObject,
 )
 
@@ -461,6 +462,7 @@ class DispatchLedger(Application[UUID]):
             command.occurrence_id,
             command.at,
             pending,
+            shared=_carries(campaign.definition.variations),
             save_now=True,
         )
         source = Source("occurrence", command.occurrence_id, transmission.dispatch_id)
@@ -523,7 +525,7 @@ class DispatchLedger(Application[UUID]):
             call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
         )
         source = Source("api_call", call_id, transmission.dispatch_id)
         result, rest = self._send_bounded(
@@ -561,7 +563,7 @@ class DispatchLedger(Application[UUID]):
             command.call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
 
@@ -900,14 +902,23 @@ def _record_of(event: MessageDispatched) -> DispatchRecord:
     )
 
 
+def _carries(variations: Iterable[MessageVariation]) -> bool:
+    """Whether any of these messages has a dispatch (in-app has none, D8)."""
+    return any(Channel(v.channel).carries_dispatch_id for v in variations)
+
+
+def _shares_call_id(definition: CampaignDefinition) -> bool:
+    """Rule D4 per call, for a call that sends something with a dispatch."""
+    per_call = definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL
+    return per_call and _carries(definition.variations)
+
+
 def _entry_steps_with_dispatch(definition: CanvasDefinition) -> list[str]:
     """Entry steps some variant enters at whose messages carry a dispatch id."""
     steps: dict[str, None] = {}
     for variant in definition.variants:
         step = definition.step(variant.entry_step_ids[0])
-        if step is not None and any(
-            Channel(m.channel).carries_dispatch_id for m in step.messages
-        ):
+        if step is not None and _carries(step.messages):
             steps.setdefault(step.step_id, None)
     return list(steps)
 

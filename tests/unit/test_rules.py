@@ -456,6 +456,44 @@ def test_d08_an_in_app_entry_run_shares_no_id_and_mints_none():
     ]
 
 
+def test_d08_an_in_app_only_occurrence_has_no_dispatch_at_all():
+    ledger = counting_ledger()
+    ledger.define_campaign(campaign("banner", "scheduled", ["in_app_message"]), at=AT)
+
+    result = ledger.run_occurrence(
+        campaign_id="banner", occurrence_id="o1", audience=["u1", "u2"], at=AT
+    )
+
+    transmission = ledger.transmission("campaign", "banner", "o1")
+    assert transmission is not None
+    assert transmission.dispatch_id is None
+    assert result.dispatch_ids == [None]
+
+
+def test_d08_an_in_app_only_api_call_returns_no_id_under_per_call():
+    ledger = counting_ledger()
+    ledger.define_campaign(
+        campaign(
+            "banner",
+            "api_triggered",
+            ["in_app_message"],
+            api_trigger_dispatch="per_call",
+        ),
+        at=AT,
+    )
+
+    scheduled = ledger.schedule_api_trigger(
+        campaign_id="banner", call_id="later-1", send_at=AT, at=AT
+    )
+    sent = ledger.api_trigger(
+        campaign_id="banner", recipients=["u1", "u2"], call_id="now-1", at=AT
+    )
+
+    assert scheduled.dispatch_id is None
+    assert sent.dispatch_ids == [None]
+    assert [e.dispatch_id for e in dispatched(ledger)] == [None, None]
+
+
 # -- D9 the id exists before the send ---------------------------------------------
 
 
