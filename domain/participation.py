@@ -222,18 +222,20 @@ def enter_canvas(
     variant_id: str | None = None,
 ) -> Decision:
     """A user enters a Canvas: rules D5, D6, D8, D9 and D12 for the entry step."""
+    # A variant the Canvas does not have is a wrong command, whether or not
+    # this user may enter now.
+    chosen = None if variant_id is None else definition.variant(variant_id)
+    if variant_id is not None and chosen is None:
+        raise UnknownVariant(definition.canvas_id, variant_id)
     reason = _skip_reason(state, source, definition.re_eligibility_seconds, at)
     if reason is not None:
         return Decision(skipped=reason)
     entry_id = mint_entry()
-    if variant_id is None:
+    if chosen is None:
         pick = stable_pick(definition.canvas_id, user_id, entry_id)
         variant = definition.variants[pick % len(definition.variants)]
     else:
-        found = definition.variant(variant_id)
-        if found is None:
-            raise UnknownVariant(definition.canvas_id, variant_id)
-        variant = found
+        variant = chosen
     step_id = variant.entry_step_ids[0]
     step = definition.step(step_id)
     if step is None:  # the definition's validator makes this unreachable

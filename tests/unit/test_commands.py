@@ -79,6 +79,14 @@ REFUSED: list[tuple[str, Action, type[DispatchLedgerError], dict[str, str]]] = [
         {"canvas_id": "winback", "variant_id": "v9"},
     ),
     (
+        "unknown variant for a user who cannot re-enter",
+        lambda led: led.enter_canvas(
+            canvas_id="winback", user_id="u1", variant_id="v9", at=AT
+        ),
+        UnknownVariant,
+        {"canvas_id": "winback", "variant_id": "v9"},
+    ),
+    (
         "step that is not next",
         lambda led: led.advance(canvas_id="winback", user_id="u1", step_id="s3", at=AT),
         StepNotNext,
