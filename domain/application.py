@@ -479,15 +479,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "campaign", command.campaign_id, source)
-        return result, [transmission]
+        return result, []
 
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
@@ -621,15 +615,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "canvas", command.canvas_id, source)
-        return result, [transmission]
+        return result, []
 
     def _enter_canvas(self, command: EnterCanvas) -> tuple[Result, Pending]:
         canvas = self._canvas(command.canvas_id)
@@ -739,6 +727,27 @@ class DispatchLedger(Application[UUID]):
         for batch in _batches(users, self.batch_size):
             self._save_batch(batch, stream_of, decide, tally, [])
         return tally
+
+    def _complete(
+        self, transmission: Transmission, tally: _SendTally, at: datetime
+    ) -> None:
+        """Record the end of a bulk send, unless it is already recorded.
+
+        It is saved here rather than with the command's result: a conflict
+        must not repeat the whole send, whose audience may be a spent iterator.
+        """
+        if transmission.completed:
+            return
+        skipped = sum(tally.skipped_counts.values())
+        transmission.complete(tally.recipients, tally.messages, skipped, at)
+        try:
+            self.save(transmission)
+        except IntegrityError:
+            # The same send, resumed by another process, finished first: every
+            # user was still sent once, and its record of the end stands.
+            current = self._get(Transmission, transmission.id)
+            if current is None or not current.completed:
+                raise
 
     def _send_bounded(
         self,

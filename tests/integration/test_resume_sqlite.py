@@ -13,6 +13,7 @@ from pathlib import Path
 from ledger_builders import AT, campaign, dispatched
 
 from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.domain.application import RecorderStreamReader
 
 USERS = [f"u{n}" for n in range(1, 9)]
 
@@ -22,6 +23,7 @@ SENDER = """
 import pathlib, sys, time
 from datetime import datetime
 from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.domain.application import RecorderStreamReader
 
 url, flag, at = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
 ledger = open_ledger(url, env={"DISPATCHLEDGER_BATCH_SIZE": "2"})
@@ -118,3 +120,41 @@ def test_after_resuming_the_key_replays_the_resumed_result(sqlite_url, tmp_path)
     assert again.replayed is True
     assert again.model_copy(update={"replayed": False}) == resumed
     assert len(dispatched(reopened)) == events_before == 16
+
+
+class _ResumedElsewhere:
+    """Before the third batch is read, another process resumes the same send."""
+
+    def __init__(self, ledger, other, users):
+        self.inner = RecorderStreamReader(ledger.recorder)
+        self.other = other
+        self.users = users
+        self.reads = 0
+
+    def read_streams(self, stream_ids):
+        self.reads += 1
+        if self.reads == 3:
+            self.other.run_occurrence(
+                campaign_id="spring", occurrence_id="o1", audience=self.users, at=AT
+            )
+        return self.inner.read_streams(stream_ids)
+
+
+def test_two_processes_finishing_one_occurrence_send_each_user_once(sqlite_url):
+    ledger = open_ledger(sqlite_url)
+    other = open_ledger(sqlite_url)
+    ledger.define_campaign(campaign("spring", "scheduled"), at=AT)
+    ledger.batch_size = 2
+    users = [f"u{n}" for n in range(1, 7)]
+    ledger.stream_reader = _ResumedElsewhere(ledger, other, users)
+
+    result = ledger.run_occurrence(
+        campaign_id="spring", occurrence_id="o1", audience=iter(users), at=AT
+    )
+
+    transmission = ledger.transmission("campaign", "spring", "o1")
+    assert transmission is not None
+    assert (transmission.completed, transmission.version) == (True, 2)
+    assert result.recipients == 4
+    assert result.skipped_counts == {"already_sent": 2}
+    assert Counter(e.user_id for e in dispatched(ledger)) == dict.fromkeys(users, 1)
