@@ -71,6 +71,7 @@ class Expected:
     messages: Counter[tuple[str, str]] = field(default_factory=Counter)
     groups: dict[tuple[str, str], str | None] = field(default_factory=dict)
     transmission: tuple[str, str] | None = None
+    scheduled_id: str | None = None
 
     def add(self, user: str, channels: list[str], group: str | None) -> None:
         for channel in channels:
@@ -128,9 +129,14 @@ def run(ledger: DispatchLedger, model: Model, op: tuple, name: str, at) -> Expec
         ledger.trigger(campaign_id="cart", user_id=op[1], trigger_id=name, at=at)
         for user in model.receive("cart", [op[1]]):
             expected.add(user, TRIGGER_CHANNELS, user)
-    elif kind == "api":
+    elif kind in ("api", "scheduled_api"):
         policy, audience = op[1], op[2]
         program = f"api-{policy}"
+        if kind == "scheduled_api":
+            scheduled = ledger.schedule_api_trigger(
+                campaign_id=program, call_id=name, send_at=at, at=at
+            )
+            expected.scheduled_id = scheduled.dispatch_id
         ledger.api_trigger(
             campaign_id=program, recipients=audience, call_id=name, at=at
         )
@@ -163,7 +169,7 @@ def run(ledger: DispatchLedger, model: Model, op: tuple, name: str, at) -> Expec
     return expected
 
 
-def check(ledger: DispatchLedger, plan: list[Expected]) -> None:
+def check(ledger: DispatchLedger, plan: list[Expected], op_kinds: list[str]) -> None:
     events = recorded_events(ledger)
     messages = [(n, e) for n, e in events if isinstance(e, MessageDispatched)]
     started = {
@@ -193,6 +199,17 @@ def check(ledger: DispatchLedger, plan: list[Expected]) -> None:
             shared = group_ids.get((index, None))
             if shared is not None:
                 assert {start.dispatch_id} == shared
+
+    # D9: a scheduled send returned, when scheduled, the id it then used.
+    for index, expected in enumerate(plan):
+        if op_kinds[index] != "scheduled_api":
+            continue
+        shared = group_ids.get((index, None))
+        if expected.transmission == ("api-per_call", f"op{index}"):
+            assert expected.scheduled_id is not None
+            assert shared in (None, {expected.scheduled_id})
+        else:
+            assert expected.scheduled_id is None
 
     # D2-D7: each group shares exactly one id; D10: groups never share one.
     assert all(len(ids) == 1 for ids in group_ids.values())
@@ -238,5 +255,5 @@ def test_recorded_dispatches_follow_d2_to_d10(ops, once):
         for index, op in enumerate(ops)
     ]
 
-    check(ledger, plan)
+    check(ledger, plan, [op[0] for op in ops])
     check_user_reads(ledger)
