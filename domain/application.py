@@ -281,6 +281,14 @@ class DispatchLedger(Application[UUID]):
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
+        if audience is not None and not isinstance(
+            command, RunOccurrence | RunCanvasEntry
+        ):
+            raise InvalidCommand(
+                f"{command.command} takes no audience; only run_occurrence and"
+                " run_canvas_entry send to an audience",
+                [{"field": "audience", "reason": "not accepted by this command"}],
+            )
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:

@@ -370,3 +370,16 @@ def test_a_refused_keyed_command_does_not_use_up_its_key(ledger):
 
     assert result.replayed is False
     assert result.recipients == 1
+
+
+def test_an_audience_given_to_a_command_that_takes_none_is_refused(
+    ledger: DispatchLedger,
+) -> None:
+    before = max_notification_id(ledger)
+
+    with pytest.raises(InvalidCommand, match="takes no audience"):
+        ledger.execute(
+            {"command": "trigger", "campaign_id": "cart", "user_id": "u1"},
+            audience=["u2"],
+        )
+    assert max_notification_id(ledger) == before
