@@ -191,6 +191,11 @@ def parse(owner_id: str, variation_id: str, source: str) -> MessageTemplate:
         analysis = bound.analyze(include_partials=False)
     except LiquidError as error:
         raise template_error(owner_id, variation_id, source, error) from None
+    for name, spans in analysis.filters.items():
+        if name not in ENVIRONMENT.filters:
+            line, column = position(source, spans[0].index)
+            reason = f"unknown filter {name!r}"
+            raise TemplateError(owner_id, variation_id, reason, line, column)
     references = tuple(
         _reference(variable, source)
         for name, variables in analysis.globals.items()
