@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from liquid.exceptions import UndefinedError
 
 from dispatchledger.domain import (
     CampaignDefinition,
@@ -18,7 +19,11 @@ from dispatchledger.domain.rendering import (
     render_template,
     step_attributes,
 )
-from dispatchledger.domain.templates import PREVIEW_DISPATCH_ID, check_variation
+from dispatchledger.domain.templates import (
+    ENVIRONMENT,
+    PREVIEW_DISPATCH_ID,
+    check_variation,
+)
 
 DISPATCH = "639a35d192b0df004d06514c"
 
@@ -213,3 +218,12 @@ def test_render_request_recorded_pair_needs_no_program() -> None:
 
     assert request.preview is False
     assert request.campaign_id is None
+
+
+def test_environment_is_strict_only_for_program_namespaces() -> None:
+    lenient = ENVIRONMENT.from_string("[{{ user.nickname }}]")
+    strict = ENVIRONMENT.from_string("[{{ campaign.nickname }}]")
+
+    assert lenient.render(user={}) == "[]"
+    with pytest.raises(UndefinedError, match=r"campaign\.nickname"):
+        strict.render(campaign={"name": "Spring sale"})
