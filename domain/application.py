@@ -88,6 +88,7 @@ from dispatchledger.domain.rendering import (
     RenderedMessage,
     RenderRequest,
     render_message,
+    render_request,
 )
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
@@ -891,11 +892,7 @@ class DispatchLedger(Application[UUID]):
         self, request: RenderRequest | None = None, **fields: Any
     ) -> RenderedMessage:
         """Render a message for preview, or as recorded; see :mod:`.rendering`."""
-        if request is None:
-            try:
-                request = RenderRequest.model_validate(fields)
-            except ValidationError as error:
-                raise invalid_command(error) from None
+        request = request or render_request(fields)
         try:
             return render_message(self, request)
         except LibraryPersistenceError as error:

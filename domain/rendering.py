@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from liquid.exceptions import LiquidError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dispatchledger.domain.commands import DispatchRecord
 from dispatchledger.domain.errors import (
@@ -99,6 +99,22 @@ class RenderRequest(BaseModel):
     @property
     def preview(self) -> bool:
         return self.user_id is None
+
+
+def render_request(fields: Mapping[str, Any]) -> RenderRequest:
+    """Validate a render request; :class:`InvalidCommand` names what is wrong."""
+    try:
+        return RenderRequest.model_validate(fields)
+    except ValidationError as error:
+        problems = [
+            {
+                "field": ".".join(str(part) for part in item["loc"]) or "request",
+                "reason": item["msg"].removeprefix("Value error, "),
+            }
+            for item in error.errors(include_url=False)
+        ]
+        summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+        raise InvalidCommand(f"invalid render request: {summary}", problems) from None
 
 
 class RenderedMessage(BaseModel):

@@ -10,12 +10,14 @@ from dispatchledger.domain import (
     CanvasDefinition,
     CanvasStep,
     CanvasVariant,
+    InvalidCommand,
     MessageVariation,
     RenderRequest,
     TemplateError,
 )
 from dispatchledger.domain.rendering import (
     campaign_attributes,
+    render_request,
     render_template,
     step_attributes,
 )
@@ -227,3 +229,15 @@ def test_environment_is_strict_only_for_program_namespaces() -> None:
     assert lenient.render(user={}) == "[]"
     with pytest.raises(UndefinedError, match=r"campaign\.nickname"):
         strict.render(campaign={"name": "Spring sale"})
+
+
+def test_render_request_errors_name_each_problem() -> None:
+    with pytest.raises(InvalidCommand) as raised:
+        render_request({"campaign_id": "spring_sale", "context": {"campaign": 1}})
+    with pytest.raises(InvalidCommand) as extra:
+        render_request({"campaign": "spring_sale"})
+
+    assert str(raised.value) == (
+        "invalid render request: request: context may not set campaign"
+    )
+    assert extra.value.problems[0]["field"] == "campaign"
