@@ -56,7 +56,7 @@ from dispatchledger.domain.events import (
     StepAdvanced,
     UserEntered,
 )
-from dispatchledger.domain.rendering import RenderedMessage, RenderRequest
+from dispatchledger.domain.personalization import RenderedMessage, RenderRequest
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     ApiTriggerDispatch,

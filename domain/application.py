@@ -84,7 +84,7 @@ from dispatchledger.domain.participation import (
     fold,
     send_campaign,
 )
-from dispatchledger.domain.rendering import (
+from dispatchledger.domain.personalization import (
     RenderedMessage,
     RenderRequest,
     render_message,

@@ -15,9 +15,9 @@ from dispatchledger.domain import (
     RenderRequest,
     TemplateError,
 )
+from dispatchledger.domain.personalization import render_request
 from dispatchledger.domain.rendering import (
     campaign_attributes,
-    render_request,
     render_template,
     step_attributes,
 )
