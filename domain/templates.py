@@ -56,11 +56,12 @@ NAMESPACES = frozenset(CANVAS_MESSAGE)
 """Variable names the ledger provides; a render context may not use them."""
 
 # Liquid markup, matched so that a `${...}` inside it is taken whole: the `}` that
-# closes it must not be read as the start of the `}}` that closes the output.
-# Raw blocks come first and are left as written.
+# closes it must not be read as the start of the `}}` that closes the output. A
+# markup never spans the opening of another, so an unclosed one fails fast. Raw
+# blocks come first and are left as written.
 _RAW = r"(?P<raw>\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})"
-_OUTPUT = r"\{\{(?:\$\{[^{}\n]*\}|\$(?!\{)|[^}$]|\}(?!\}))*?\}\}"
-_TAG = r"\{%(?:\$\{[^{}\n]*\}|\$(?!\{)|[^%$]|%(?!\}))*?%\}"
+_OUTPUT = r"\{\{(?:\$\{[^{}\n]*\}|\$(?!\{)|[^{}$]|\{(?!\{)|\}(?!\}))*?\}\}"
+_TAG = r"\{%(?:\$\{[^{}\n]*\}|\$(?!\{)|[^{%$]|\{(?!%)|%(?!\}))*?%\}"
 _MARKUP = re.compile(f"{_RAW}|{_OUTPUT}|{_TAG}", re.DOTALL)
 _ATTRIBUTE = re.compile(r"(?<![\w.])(campaign|canvas)\.\$\{[ \t]*(\w+)[ \t]*\}")
 

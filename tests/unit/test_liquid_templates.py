@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dispatchledger.domain import (
     Campaign,
@@ -76,6 +78,37 @@ def test_translation_keeps_length_and_line_breaks() -> None:
         "Hi\n{{campaign.name   }} and {% if campaign.dispatch_id      %}x{% endif %}"
     )
     assert len(translated) == len(source)
+
+
+FRAGMENTS = st.sampled_from(
+    [
+        "{{",
+        "}}",
+        "}",
+        "{%",
+        "%}",
+        "campaign.",
+        "canvas.",
+        "${",
+        "dispatch_id",
+        " name ",
+        "\n",
+        " | upcase",
+        "{% raw %}",
+        "{% endraw %}",
+        "x",
+    ]
+)
+
+
+@given(st.lists(FRAGMENTS, max_size=30).map("".join))
+def test_translation_never_moves_a_character_to_another_place(source: str) -> None:
+    translated = translate(source)
+
+    assert len(translated) == len(source)
+    assert [i for i, c in enumerate(translated) if c == "\n"] == [
+        i for i, c in enumerate(source) if c == "\n"
+    ]
 
 
 def test_translation_leaves_raw_blocks_and_plain_text_as_written() -> None:
