@@ -892,7 +892,7 @@ class DispatchLedger(Application[UUID]):
         self, request: RenderRequest | None = None, **fields: Any
     ) -> RenderedMessage:
         """Render a message for preview, or as recorded; see :mod:`.rendering`."""
-        request = request or render_request(fields)
+        request = render_request(fields, request)
         try:
             return render_message(self, request)
         except LibraryPersistenceError as error:

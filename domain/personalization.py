@@ -98,8 +98,20 @@ class RenderRequest(BaseModel):
         return self.user_id is None
 
 
-def render_request(fields: Mapping[str, Any]) -> RenderRequest:
-    """Validate a render request; :class:`InvalidCommand` names what is wrong."""
+def render_request(
+    fields: Mapping[str, Any], request: RenderRequest | None = None
+) -> RenderRequest:
+    """The request given, or one validated from ``fields``; never both.
+
+    :class:`InvalidCommand` names each field that is wrong.
+    """
+    if request is not None:
+        if fields:
+            raise InvalidCommand(
+                "give a RenderRequest or its fields, not both",
+                [{"field": name, "reason": "given twice"} for name in fields],
+            )
+        return request
     try:
         return RenderRequest.model_validate(fields)
     except ValidationError as error:

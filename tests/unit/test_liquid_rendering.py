@@ -241,3 +241,11 @@ def test_render_request_errors_name_each_problem() -> None:
         "invalid render request: request: context may not set campaign"
     )
     assert extra.value.problems[0]["field"] == "campaign"
+
+
+def test_render_request_is_given_once() -> None:
+    request = RenderRequest(campaign_id="spring_sale")
+
+    with pytest.raises(InvalidCommand, match="not both"):
+        render_request({"user_id": "u1"}, request)
+    assert render_request({}, request) is request
