@@ -891,7 +891,7 @@ class DispatchLedger(Application[UUID]):
     def render(
         self, request: RenderRequest | None = None, **fields: Any
     ) -> RenderedMessage:
-        """Render a message for preview, or as recorded; see :mod:`.rendering`."""
+        """Render a message for preview, or as recorded; see :mod:`.personalization`."""
         request = render_request(fields, request)
         try:
             return render_message(self, request)
