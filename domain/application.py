@@ -504,7 +504,7 @@ class DispatchLedger(Application[UUID]):
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
         _require(campaign.definition.delivery_type, DeliveryType.ACTION_BASED, campaign)
-        trigger_id = command.trigger_id or self.mint_dispatch_id()
+        trigger_id = command.trigger_id or ids.mint_source_id()
         source = Source("trigger", trigger_id)
         return self._send_bounded(
             command.command,
@@ -528,7 +528,7 @@ class DispatchLedger(Application[UUID]):
         campaign = self._campaign(command.campaign_id)
         definition = campaign.definition
         _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
-        call_id = command.call_id or self.mint_dispatch_id()
+        call_id = command.call_id or ids.mint_source_id()
         pending: Pending = []
         transmission = self._start_transmission(
             "campaign",
@@ -648,7 +648,7 @@ class DispatchLedger(Application[UUID]):
                 "action_based or api_triggered",
             )
         kind = "entry"
-        source = Source(kind, command.trigger_id or self.mint_dispatch_id())
+        source = Source(kind, command.trigger_id or ids.mint_source_id())
         return self._send_bounded(
             command.command,
             "canvas",
