@@ -67,7 +67,11 @@ from dispatchledger.domain.errors import (
     UnknownCanvas,
     WrongDeliveryType,
 )
-from dispatchledger.domain.events import CommandRecorded, MessageDispatched
+from dispatchledger.domain.events import (
+    CommandRecorded,
+    MessageDispatched,
+    UserEntered,
+)
 from dispatchledger.domain.participation import (
     Decision,
     Participation,
@@ -78,13 +82,21 @@ from dispatchledger.domain.participation import (
     fold,
     send_campaign,
 )
+from dispatchledger.domain.personalization import (
+    RenderedMessage,
+    RenderRequest,
+    render_message,
+    render_request,
+)
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     VALUE_OBJECTS,
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
+    Channel,
     DeliveryType,
+    MessageVariation,
     ValueObject,
 )
 
@@ -289,6 +301,14 @@ class DispatchLedger(Application[UUID]):
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
+        if audience is not None and not isinstance(
+            command, RunOccurrence | RunCanvasEntry
+        ):
+            raise InvalidCommand(
+                f"{command.command} takes no audience; only run_occurrence and"
+                " run_canvas_entry send to an audience",
+                [{"field": "audience", "reason": "not accepted by this command"}],
+            )
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:
@@ -470,6 +490,7 @@ class DispatchLedger(Application[UUID]):
             command.occurrence_id,
             command.at,
             pending,
+            shared=_carries(campaign.definition.variations),
             save_now=True,
         )
         source = Source("occurrence", command.occurrence_id, transmission.dispatch_id)
@@ -486,20 +507,14 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "campaign", command.campaign_id, source)
-        return result, [transmission]
+        return result, []
 
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
         _require(campaign.definition.delivery_type, DeliveryType.ACTION_BASED, campaign)
-        trigger_id = command.trigger_id or self.mint_dispatch_id()
+        trigger_id = command.trigger_id or ids.mint_source_id()
         source = Source("trigger", trigger_id)
         return self._send_bounded(
             command.command,
@@ -523,7 +538,7 @@ class DispatchLedger(Application[UUID]):
         campaign = self._campaign(command.campaign_id)
         definition = campaign.definition
         _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
-        call_id = command.call_id or self.mint_dispatch_id()
+        call_id = command.call_id or ids.mint_source_id()
         pending: Pending = []
         transmission = self._start_transmission(
             "campaign",
@@ -532,7 +547,7 @@ class DispatchLedger(Application[UUID]):
             call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
         )
         source = Source("api_call", call_id, transmission.dispatch_id)
         result, rest = self._send_bounded(
@@ -570,7 +585,7 @@ class DispatchLedger(Application[UUID]):
             command.call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
 
@@ -606,8 +621,14 @@ class DispatchLedger(Application[UUID]):
             command.at,
             pending,
             save_now=True,
+            step_ids=_entry_steps_with_dispatch(canvas.definition),
         )
-        source = Source("entry_run", command.entry_run_id, transmission.dispatch_id)
+        source = Source(
+            "entry_run",
+            command.entry_run_id,
+            transmission.dispatch_id,
+            transmission.step_dispatch_ids,
+        )
         tally = self._send_in_batches(
             recipients,
             lambda user: ids.journey_stream_id(command.canvas_id, user),
@@ -622,15 +643,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "canvas", command.canvas_id, source)
-        return result, [transmission]
+        return result, []
 
     def _enter_canvas(self, command: EnterCanvas) -> tuple[Result, Pending]:
         canvas = self._canvas(command.canvas_id)
@@ -643,7 +658,7 @@ class DispatchLedger(Application[UUID]):
                 "action_based or api_triggered",
             )
         kind = "entry"
-        source = Source(kind, command.trigger_id or self.mint_dispatch_id())
+        source = Source(kind, command.trigger_id or ids.mint_source_id())
         return self._send_bounded(
             command.command,
             "canvas",
@@ -697,8 +712,13 @@ class DispatchLedger(Application[UUID]):
         shared: bool = True,
         send_at: datetime | None = None,
         save_now: bool = False,
+        step_ids: Sequence[str] | None = None,
     ) -> Transmission:
-        """Mint the transmission's id before anything is sent (D9), or reuse it."""
+        """Mint the transmission's id before anything is sent (D9), or reuse it.
+
+        With ``step_ids`` (a Canvas entry run) each entry step gets an id of its
+        own; ``dispatch_id`` is then the id when there is exactly one such step.
+        """
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
@@ -706,9 +726,13 @@ class DispatchLedger(Application[UUID]):
                 # What the command records on its program was saved with it.
                 pending.clear()
             return existing
-        dispatch_id = self.mint_dispatch_id() if shared else None
+        by_step = {step_id: self.mint_dispatch_id() for step_id in step_ids or ()}
+        if step_ids is not None:
+            dispatch_id = next(iter(by_step.values())) if len(by_step) == 1 else None
+        else:
+            dispatch_id = self.mint_dispatch_id() if shared else None
         transmission = Transmission.start(
-            kind, program_id, source_kind, source_id, dispatch_id, at, send_at
+            kind, program_id, source_kind, source_id, dispatch_id, at, send_at, by_step
         )
         if save_now:
             # A bulk send saves its transmission first, with what the command
@@ -747,6 +771,27 @@ class DispatchLedger(Application[UUID]):
         for batch in _batches(users, self.batch_size):
             self._save_batch(batch, stream_of, decide, tally, [])
         return tally
+
+    def _complete(
+        self, transmission: Transmission, tally: _SendTally, at: datetime
+    ) -> None:
+        """Record the end of a bulk send, unless it is already recorded.
+
+        It is saved here rather than with the command's result: a conflict
+        must not repeat the whole send, whose audience may be a spent iterator.
+        """
+        if transmission.completed:
+            return
+        skipped = sum(tally.skipped_counts.values())
+        transmission.complete(tally.recipients, tally.messages, skipped, at)
+        try:
+            self.save(transmission)
+        except IntegrityError:
+            # The same send, resumed by another process, finished first: every
+            # user was still sent once, and its record of the end stands.
+            current = self._get(Transmission, transmission.id)
+            if current is None or not current.completed:
+                raise
 
     def _send_bounded(
         self,
@@ -898,6 +943,27 @@ class DispatchLedger(Application[UUID]):
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
 
+    def journey_variant(
+        self, canvas_id: str, user_id: str, entry_id: str
+    ) -> str | None:
+        """The Canvas variant a user's journey ``entry_id`` entered by."""
+        stream_id = ids.journey_stream_id(canvas_id, user_id)
+        for item in self.stream_reader.read_streams([stream_id]).get(stream_id, []):
+            event = self.mapper.to_domain_event(item)
+            if isinstance(event, UserEntered) and event.entry_id == entry_id:
+                return event.variant_id
+        return None
+
+    def render(
+        self, request: RenderRequest | None = None, **fields: Any
+    ) -> RenderedMessage:
+        """Render a message for preview, or as recorded; see :mod:`.personalization`."""
+        request = render_request(fields, request)
+        try:
+            return render_message(self, request)
+        except LibraryPersistenceError as error:
+            raise translate_persistence_error(error) from error
+
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:
     return DispatchRecord(
@@ -913,6 +979,27 @@ def _record_of(event: MessageDispatched) -> DispatchRecord:
         step_id=event.step_id,
         sent_at=event.timestamp,
     )
+
+
+def _carries(variations: Iterable[MessageVariation]) -> bool:
+    """Whether any of these messages has a dispatch (in-app has none, D8)."""
+    return any(Channel(v.channel).carries_dispatch_id for v in variations)
+
+
+def _shares_call_id(definition: CampaignDefinition) -> bool:
+    """Rule D4 per call, for a call that sends something with a dispatch."""
+    per_call = definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL
+    return per_call and _carries(definition.variations)
+
+
+def _entry_steps_with_dispatch(definition: CanvasDefinition) -> list[str]:
+    """Entry steps some variant enters at whose messages carry a dispatch id."""
+    steps: dict[str, None] = {}
+    for variant in definition.variants:
+        step = definition.step(variant.entry_step_ids[0])
+        if step is not None and _carries(step.messages):
+            steps.setdefault(step.step_id, None)
+    return list(steps)
 
 
 def _require(
@@ -952,10 +1039,12 @@ def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
         {
-            "field": ".".join(str(part) for part in item["loc"]),
+            # An error of the whole object (e.g. an unknown command tag) has
+            # no location; it concerns the command itself.
+            "field": ".".join(str(part) for part in item["loc"]) or "command",
             "reason": item["msg"],
         }
         for item in error.errors(include_url=False)
     ]
-    summary = "; ".join(f"{p['field'] or 'command'}: {p['reason']}" for p in problems)
+    summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return InvalidCommand(f"invalid command: {summary}", problems)
