@@ -943,6 +943,7 @@ class DispatchLedger(Application[UUID]):
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
 
+    @_storage_errors_translated
     def journey_variant(
         self, canvas_id: str, user_id: str, entry_id: str
     ) -> str | None:
@@ -954,15 +955,13 @@ class DispatchLedger(Application[UUID]):
                 return event.variant_id
         return None
 
+    @_storage_errors_translated
     def render(
         self, request: RenderRequest | None = None, **fields: Any
     ) -> RenderedMessage:
         """Render a message for preview, or as recorded; see :mod:`.personalization`."""
         request = render_request(fields, request)
-        try:
-            return render_message(self, request)
-        except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+        return render_message(self, request)
 
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:
