@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -142,3 +143,23 @@ def test_conflicts_are_retried_then_reported(shared_url: str) -> None:
     assert sends(ledger) == {("ana", "email"): 3}
     rival.close()
     ledger.close()
+
+
+@pytest.mark.postgres
+def test_threads_sharing_one_postgres_ledger_record_every_send_once(
+    fresh_postgres_url: str,
+) -> None:
+    ledger = ledger_with(fresh_postgres_url, CART)
+    batches = [[f"t{t}-user{n}" for n in range(25)] for t in range(8)]
+
+    with ThreadPoolExecutor(8) as pool:
+        for done in [pool.submit(trigger_each, ledger, users) for users in batches]:
+            done.result()
+
+    assert sends(ledger) == {(user, "email"): 1 for users in batches for user in users}
+    ledger.close()
+
+
+def trigger_each(ledger: DispatchLedger, users: list[str]) -> None:
+    for user in users:
+        ledger.trigger(campaign_id="cart", user_id=user, at=AT)

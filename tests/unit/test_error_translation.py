@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 from psycopg import errors as pg
+from psycopg_pool import PoolTimeout
 
 from dispatchledger.adapters import errors as translation
 from dispatchledger.adapters.errors import ErrorTranslator, classify
@@ -67,10 +68,14 @@ def test_connection_failures_without_sqlstate_are_unavailable() -> None:
         'connection failed: connection to server at "127.0.0.1", port 1 failed:'
         " Connection refused"
     )
-    no_pool = OperationalError("couldn't get a connection after 5.00 sec")
+    no_pool = PoolTimeout("couldn't get a connection after 5.00 sec")
+    dropped = psycopg.OperationalError(
+        "consuming input failed: server closed the connection unexpectedly"
+    )
 
     assert classify(wrapped(refused)) is DatabaseUnavailable
-    assert classify(no_pool) is DatabaseUnavailable
+    assert classify(wrapped(no_pool)) is DatabaseUnavailable
+    assert classify(wrapped(dropped)) is DatabaseUnavailable
 
 
 def test_a_full_sqlite_database_is_storage_full() -> None:
