@@ -1,10 +1,11 @@
-"""PostgreSQL event storage: first-use set-up and the recorder the ledger uses.
+"""PostgreSQL event storage: first-use set-up and the recorders the ledger uses.
 
 ``eventsourcing`` creates its tables, types and functions itself
 (``CREATE ... IF NOT EXISTS``), but two processes doing that at the same moment can
 still collide in the catalogue (a unique violation on ``pg_type``). :func:`first_use`
 serialises that step across processes with an advisory lock, after making sure the
-schema exists.
+schema exists. :class:`PostgresLedgerFactory` is the library's factory with
+recorders that report timeouts at once instead of retrying them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from psycopg import sql
+from psycopg_pool import PoolTimeout
 
 from dispatchledger.adapters.settings import Settings
 
@@ -118,14 +120,16 @@ class PostgresLedgerFactory(PostgresFactory):
     application_recorder_class = PostgresLedgerRecorder
 
 
+_WAITED_IN_VAIN = (
+    psycopg.errors.LockNotAvailable,
+    psycopg.errors.QueryCanceled,
+    PoolTimeout,
+)
+
+
 def _worth_retrying(error: BaseException) -> bool:
     """Only a dropped connection is worth another go; waiting again is not."""
-    cause = error.__cause__
-    if isinstance(
-        cause, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled
-    ):
-        return False
-    return "couldn't get a connection" not in str(error)
+    return not isinstance(error.__cause__, _WAITED_IN_VAIN)
 
 
 def advisory_key(schema: str) -> int:
@@ -146,6 +150,9 @@ def first_use(settings: Settings, tables: Sequence[str]) -> Iterator[bool]:
     schema = settings.postgres_schema
     args = settings.postgres_connect_args()
     with psycopg.connect(autocommit=True, **args) as conn:  # type: ignore[arg-type]
+        # Waiting for the lock is bounded like any other lock wait.
+        timeout = sql.Literal(f"{settings.lock_timeout_seconds}s")
+        conn.execute(sql.SQL("SET lock_timeout = {}").format(timeout))
         conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key(schema),))
         exists = conn.execute(
             "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)

@@ -17,6 +17,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.adapters.postgres_events import advisory_key
 from dispatchledger.adapters.settings import CONNECT_TIMEOUT, LOCK_TIMEOUT, Settings
 from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.errors import DatabaseLocked, DatabaseUnavailable
@@ -208,3 +209,16 @@ def test_opening_again_does_not_queue_behind_a_writer(
     assert waited < 0.9
     assert reopened.programs() == [("campaign", "cart")]
     reopened.close()
+
+
+def test_a_set_up_stuck_elsewhere_is_database_locked(fresh_postgres_url: str) -> None:
+    schema = Settings(database_url=fresh_postgres_url).postgres_schema
+
+    with psycopg.connect(fresh_postgres_url.split("?")[0], autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (advisory_key(schema),))
+        started = time.monotonic()
+        with pytest.raises(DatabaseLocked):
+            open_ledger(fresh_postgres_url, env={LOCK_TIMEOUT: "1"})
+        waited = time.monotonic() - started
+
+    assert 0.9 < waited < 2.5
