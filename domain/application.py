@@ -8,6 +8,7 @@ the environment it is given (see :mod:`dispatchledger.adapters.settings`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections import Counter
@@ -62,19 +63,20 @@ from dispatchledger.domain.commands import (
 )
 from dispatchledger.domain.errors import (
     ConcurrencyConflict,
-    DatabaseLocked,
-    DatabaseUnavailable,
     DispatchLedgerError,
     EmptyAudience,
     IdempotencyKeyReused,
     InvalidCommand,
     PersistenceError,
-    StorageFull,
     UnknownCampaign,
     UnknownCanvas,
     WrongDeliveryType,
 )
-from dispatchledger.domain.events import CommandRecorded, MessageDispatched
+from dispatchledger.domain.events import (
+    CommandRecorded,
+    MessageDispatched,
+    UserEntered,
+)
 from dispatchledger.domain.participation import (
     Decision,
     Participation,
@@ -85,6 +87,12 @@ from dispatchledger.domain.participation import (
     fold,
     send_campaign,
 )
+from dispatchledger.domain.personalization import (
+    RenderedMessage,
+    RenderRequest,
+    render_message,
+    render_request,
+)
 from dispatchledger.domain.transcoder import OrjsonTranscoder
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
@@ -92,7 +100,9 @@ from dispatchledger.domain.values import (
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
+    Channel,
     DeliveryType,
+    MessageVariation,
     ValueObject,
 )
 
@@ -101,6 +111,7 @@ MAX_SKIPPED_LISTED = 1000
 
 _R = TypeVar("_R", bound=Result)
 _A = TypeVar("_A", Campaign, Canvas, Transmission, Catalog)
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class StreamReader(Protocol):
@@ -214,17 +225,30 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def translate_persistence_error(error: Exception) -> PersistenceError:
-    """Map a library or driver error to the project's typed persistence error."""
-    text = str(error)
-    lowered = text.lower()
-    if "locked" in lowered or "lock timeout" in lowered or "lock_timeout" in lowered:
-        return DatabaseLocked(f"the database is locked: {text}")
-    if "no space" in lowered or "disk full" in lowered or "disk is full" in lowered:
-        return StorageFull(f"the database has no room left: {text}")
-    if "connect" in lowered or "authentication" in lowered or "password" in lowered:
-        return DatabaseUnavailable(f"the database cannot be reached: {text}")
-    return PersistenceError(f"the database failed: {text}")
+ErrorTranslator = Callable[[Exception], PersistenceError]
+"""Turns a storage library's error into the project's typed persistence error.
+
+The adapters give a precise one (see ``dispatchledger.adapters.errors``); without
+one, every storage failure is a plain :class:`PersistenceError`.
+"""
+
+
+def plain_persistence_error(error: Exception) -> PersistenceError:
+    """The fallback translation: a :class:`PersistenceError` with the library's text."""
+    return PersistenceError(f"the database failed: {error}")
+
+
+def _storage_errors_translated(method: _F) -> _F:
+    """Raise the ledger's translation of any storage library error."""
+
+    @functools.wraps(method)
+    def wrapper(self: DispatchLedger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except LibraryPersistenceError as error:
+            raise self.translate_error(error) from error
+
+    return cast(_F, wrapper)
 
 
 class DispatchLedger(Application[UUID]):
@@ -242,7 +266,9 @@ class DispatchLedger(Application[UUID]):
         mint_dispatch_id: ids.IdMinter = ids.mint_dispatch_id,
         mint_entry_id: ids.IdMinter = ids.mint_entry_id,
         stream_reader: StreamReader | None = None,
+        translate_error: ErrorTranslator = plain_persistence_error,
     ) -> None:
+        self.translate_error = translate_error
         super().__init__(env)
         self.mint_dispatch_id = mint_dispatch_id
         self.mint_entry_id = mint_entry_id
@@ -265,6 +291,7 @@ class DispatchLedger(Application[UUID]):
 
     # -- the one entry point -------------------------------------------------
 
+    @_storage_errors_translated
     def execute(
         self,
         command: AnyCommand | dict[str, Any],
@@ -278,12 +305,7 @@ class DispatchLedger(Application[UUID]):
         """
         if isinstance(command, dict):
             command = self._validate(command)
-        try:
-            return self._execute(command, audience)
-        except DispatchLedgerError:
-            raise
-        except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+        return self._execute(command, audience)
 
     @staticmethod
     def _validate(data: dict[str, Any]) -> AnyCommand:
@@ -293,6 +315,14 @@ class DispatchLedger(Application[UUID]):
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
+        if audience is not None and not isinstance(
+            command, RunOccurrence | RunCanvasEntry
+        ):
+            raise InvalidCommand(
+                f"{command.command} takes no audience; only run_occurrence and"
+                " run_canvas_entry send to an audience",
+                [{"field": "audience", "reason": "not accepted by this command"}],
+            )
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:
@@ -474,6 +504,7 @@ class DispatchLedger(Application[UUID]):
             command.occurrence_id,
             command.at,
             pending,
+            shared=_carries(campaign.definition.variations),
             save_now=True,
         )
         source = Source("occurrence", command.occurrence_id, transmission.dispatch_id)
@@ -490,20 +521,14 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "campaign", command.campaign_id, source)
-        return result, [transmission]
+        return result, []
 
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
         _require(campaign.definition.delivery_type, DeliveryType.ACTION_BASED, campaign)
-        trigger_id = command.trigger_id or self.mint_dispatch_id()
+        trigger_id = command.trigger_id or ids.mint_source_id()
         source = Source("trigger", trigger_id)
         return self._send_bounded(
             command.command,
@@ -527,7 +552,7 @@ class DispatchLedger(Application[UUID]):
         campaign = self._campaign(command.campaign_id)
         definition = campaign.definition
         _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
-        call_id = command.call_id or self.mint_dispatch_id()
+        call_id = command.call_id or ids.mint_source_id()
         pending: Pending = []
         transmission = self._start_transmission(
             "campaign",
@@ -536,7 +561,7 @@ class DispatchLedger(Application[UUID]):
             call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
         )
         source = Source("api_call", call_id, transmission.dispatch_id)
         result, rest = self._send_bounded(
@@ -574,7 +599,7 @@ class DispatchLedger(Application[UUID]):
             command.call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
 
@@ -610,8 +635,14 @@ class DispatchLedger(Application[UUID]):
             command.at,
             pending,
             save_now=True,
+            step_ids=_entry_steps_with_dispatch(canvas.definition),
         )
-        source = Source("entry_run", command.entry_run_id, transmission.dispatch_id)
+        source = Source(
+            "entry_run",
+            command.entry_run_id,
+            transmission.dispatch_id,
+            transmission.step_dispatch_ids,
+        )
         tally = self._send_in_batches(
             recipients,
             lambda user: ids.journey_stream_id(command.canvas_id, user),
@@ -626,15 +657,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "canvas", command.canvas_id, source)
-        return result, [transmission]
+        return result, []
 
     def _enter_canvas(self, command: EnterCanvas) -> tuple[Result, Pending]:
         canvas = self._canvas(command.canvas_id)
@@ -647,7 +672,7 @@ class DispatchLedger(Application[UUID]):
                 "action_based or api_triggered",
             )
         kind = "entry"
-        source = Source(kind, command.trigger_id or self.mint_dispatch_id())
+        source = Source(kind, command.trigger_id or ids.mint_source_id())
         return self._send_bounded(
             command.command,
             "canvas",
@@ -701,25 +726,50 @@ class DispatchLedger(Application[UUID]):
         shared: bool = True,
         send_at: datetime | None = None,
         save_now: bool = False,
+        step_ids: Sequence[str] | None = None,
     ) -> Transmission:
-        """Mint the transmission's id before anything is sent (D9), or reuse it."""
+        """Mint the transmission's id before anything is sent (D9), or reuse it.
+
+        With ``step_ids`` (a Canvas entry run) each entry step gets an id of its
+        own; ``dispatch_id`` is then the id when there is exactly one such step.
+        """
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
+            if save_now:
+                # What the command records on its program was saved with it.
+                pending.clear()
             return existing
-        dispatch_id = self.mint_dispatch_id() if shared else None
+        by_step = {step_id: self.mint_dispatch_id() for step_id in step_ids or ()}
+        if step_ids is not None:
+            dispatch_id = next(iter(by_step.values())) if len(by_step) == 1 else None
+        else:
+            dispatch_id = self.mint_dispatch_id() if shared else None
         transmission = Transmission.start(
-            kind, program_id, source_kind, source_id, dispatch_id, at, send_at
+            kind, program_id, source_kind, source_id, dispatch_id, at, send_at, by_step
         )
         if save_now:
             # A bulk send saves its transmission first, with what the command
             # recorded on its program: the id survives an interruption, and
             # repeating the command resumes the send.
-            self.save(*pending, transmission)
+            try:
+                self.save(*pending, transmission)
+            except IntegrityError:
+                return self._started_elsewhere(stream_id, source_id, pending)
             pending.clear()
         else:
             pending.append(transmission)
         return transmission
+
+    def _started_elsewhere(
+        self, stream_id: UUID, source_id: str, pending: Pending
+    ) -> Transmission:
+        """The transmission another writer saved while this one tried to."""
+        existing = self._get(Transmission, stream_id)
+        if existing is None:
+            raise ConcurrencyConflict(f"starting {source_id!r}", 1)
+        pending.clear()
+        return existing
 
     def _send_in_batches(
         self,
@@ -735,6 +785,27 @@ class DispatchLedger(Application[UUID]):
         for batch in _batches(users, self.batch_size):
             self._save_batch(batch, stream_of, decide, tally, [])
         return tally
+
+    def _complete(
+        self, transmission: Transmission, tally: _SendTally, at: datetime
+    ) -> None:
+        """Record the end of a bulk send, unless it is already recorded.
+
+        It is saved here rather than with the command's result: a conflict
+        must not repeat the whole send, whose audience may be a spent iterator.
+        """
+        if transmission.completed:
+            return
+        skipped = sum(tally.skipped_counts.values())
+        transmission.complete(tally.recipients, tally.messages, skipped, at)
+        try:
+            self.save(transmission)
+        except IntegrityError:
+            # The same send, resumed by another process, finished first: every
+            # user was still sent once, and its record of the end stands.
+            current = self._get(Transmission, transmission.id)
+            if current is None or not current.completed:
+                raise
 
     def _send_bounded(
         self,
@@ -864,6 +935,7 @@ class DispatchLedger(Application[UUID]):
 
     # -- reading back --------------------------------------------------------------
 
+    @_storage_errors_translated
     def campaign(self, campaign_id: str) -> CampaignDefinition:
         """The current definition of a campaign."""
         found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
@@ -871,6 +943,7 @@ class DispatchLedger(Application[UUID]):
             raise UnknownCampaign(campaign_id)
         return found.definition
 
+    @_storage_errors_translated
     def canvas(self, canvas_id: str) -> CanvasDefinition:
         """The current definition of a Canvas."""
         found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
@@ -878,11 +951,13 @@ class DispatchLedger(Application[UUID]):
             raise UnknownCanvas(canvas_id)
         return found.definition
 
+    @_storage_errors_translated
     def programs(self) -> list[tuple[str, str]]:
         """Every defined (kind, id), in the order they were defined."""
         catalog = self._get(Catalog, CATALOG_ID)
         return list(catalog.programs) if catalog is not None else []
 
+    @_storage_errors_translated
     def transmission(
         self, program_kind: str, program_id: str, source_id: str
     ) -> Transmission | None:
@@ -890,6 +965,7 @@ class DispatchLedger(Application[UUID]):
         stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
         return self._get(Transmission, stream_id)
 
+    @_storage_errors_translated
     def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         """Every message the user was sent, oldest first, read from the streams."""
         streams = {
@@ -910,6 +986,26 @@ class DispatchLedger(Application[UUID]):
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
 
+    @_storage_errors_translated
+    def journey_variant(
+        self, canvas_id: str, user_id: str, entry_id: str
+    ) -> str | None:
+        """The Canvas variant a user's journey ``entry_id`` entered by."""
+        stream_id = ids.journey_stream_id(canvas_id, user_id)
+        for item in self.stream_reader.read_streams([stream_id]).get(stream_id, []):
+            event = self.mapper.to_domain_event(item)
+            if isinstance(event, UserEntered) and event.entry_id == entry_id:
+                return event.variant_id
+        return None
+
+    @_storage_errors_translated
+    def render(
+        self, request: RenderRequest | None = None, **fields: Any
+    ) -> RenderedMessage:
+        """Render a message for preview, or as recorded; see :mod:`.personalization`."""
+        request = render_request(fields, request)
+        return render_message(self, request)
+
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:
     return DispatchRecord(
@@ -925,6 +1021,27 @@ def _record_of(event: MessageDispatched) -> DispatchRecord:
         step_id=event.step_id,
         sent_at=event.timestamp,
     )
+
+
+def _carries(variations: Iterable[MessageVariation]) -> bool:
+    """Whether any of these messages has a dispatch (in-app has none, D8)."""
+    return any(Channel(v.channel).carries_dispatch_id for v in variations)
+
+
+def _shares_call_id(definition: CampaignDefinition) -> bool:
+    """Rule D4 per call, for a call that sends something with a dispatch."""
+    per_call = definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL
+    return per_call and _carries(definition.variations)
+
+
+def _entry_steps_with_dispatch(definition: CanvasDefinition) -> list[str]:
+    """Entry steps some variant enters at whose messages carry a dispatch id."""
+    steps: dict[str, None] = {}
+    for variant in definition.variants:
+        step = definition.step(variant.entry_step_ids[0])
+        if step is not None and _carries(step.messages):
+            steps.setdefault(step.step_id, None)
+    return list(steps)
 
 
 def _require(
@@ -964,10 +1081,12 @@ def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
         {
-            "field": ".".join(str(part) for part in item["loc"]),
+            # An error of the whole object (e.g. an unknown command tag) has
+            # no location; it concerns the command itself.
+            "field": ".".join(str(part) for part in item["loc"]) or "command",
             "reason": item["msg"],
         }
         for item in error.errors(include_url=False)
     ]
-    summary = "; ".join(f"{p['field'] or 'command'}: {p['reason']}" for p in problems)
+    summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return InvalidCommand(f"invalid command: {summary}", problems)
