@@ -304,3 +304,147 @@ def timed_lookups(
             lookup(key)
         samples.append(clock.seconds)
     return percentiles(samples)
+
+
+# -- benchmarks 4 and 5: projections built from the log, and looked up ---------------
+
+
+def projections(
+    url: str, count: int, sends: int, lookups: int, synchronous: str
+) -> Figures:
+    """Record the log of benchmarks 1 and 3, build every projection, look up."""
+    from dispatchledger.adapters.read_side import open_read_models
+
+    dispatch_ids = _record_log(url, count, sends, synchronous)
+    models = open_read_models(url)
+    try:
+        with Clock() as clock:
+            events = models.catch_up()
+        user_keys = [user_id(number) for number in range(count)]
+        steps = [("onboarding", "welcome"), ("onboarding", "tips")]
+        timings = {
+            "by_user": timed_lookups(models.by_user, user_keys, lookups),
+            "by_dispatch": timed_lookups(models.by_dispatch, dispatch_ids, lookups),
+            "by_step": timed_lookups(
+                lambda key: models.by_step(*key.split("/")),
+                [f"{canvas}/{step}" for canvas, step in steps],
+                max(1, lookups // 100),
+            ),
+        }
+        sizes = {
+            "by_user": len(models.by_user(user_keys[0])),
+            "by_dispatch": len(models.by_dispatch(dispatch_ids[0])),
+            "by_step": len(models.by_step(*steps[1])),
+        }
+    finally:
+        models.close()
+    return {
+        "seconds": clock.seconds,
+        "events": events,
+        "lookups": {name: list(pair) for name, pair in timings.items()},
+        "rows_per_lookup": sizes,
+        "peak_mb": peak_memory_mb(),
+    }
+
+
+def _record_log(url: str, count: int, sends: int, synchronous: str) -> list[str]:
+    """The occurrence, the API sends and the Canvas journeys; the sends' ids."""
+    ledger = open_ledger(url, env=_ledger_env(synchronous))
+    try:
+        ledger.define_campaign(NEWSLETTER, at=AT)
+        ledger.define_campaign(RECEIPT, at=AT)
+        ledger.define_canvas(ONBOARDING, at=AT)
+        ledger.run_occurrence(
+            campaign_id="newsletter", occurrence_id="o1", audience=users(count), at=AT
+        )
+        dispatch_ids = [
+            str(
+                ledger.api_trigger(
+                    campaign_id="receipt", recipients=[user_id(number)], at=AT
+                ).dispatch_ids[0]
+            )
+            for number in range(sends)
+        ]
+        ledger.run_canvas_entry(
+            canvas_id="onboarding", entry_run_id="r1", audience=users(sends), at=AT
+        )
+        for number in range(sends):
+            ledger.advance(
+                canvas_id="onboarding", user_id=user_id(number), step_id="tips", at=AT
+            )
+    finally:
+        ledger.close()
+    return dispatch_ids
+
+
+def raw_log_copy(url: str, page: int = 1000) -> Figures:
+    """Read the whole log in pages; insert one row per event with ``executemany``."""
+    if url.startswith("sqlite"):
+        return _raw_log_copy_sqlite(url.removeprefix("sqlite:///"), page)
+    return _raw_log_copy_postgres(url, page)
+
+
+def _raw_log_copy_sqlite(path: str, page: int) -> Figures:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in connection_pragmas("NORMAL"):
+        conn.execute(pragma)
+    conn.execute(
+        "CREATE TABLE raw_copy (log_id INTEGER PRIMARY KEY, stream TEXT,"
+        " version INTEGER, topic TEXT)"
+    )
+    select = (
+        "SELECT rowid, originator_id, originator_version, topic FROM stored_events"
+        " WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
+    copied, position = 0, 0
+    with Clock() as clock:
+        while rows := conn.execute(select, (position, page)).fetchall():
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO raw_copy VALUES (?,?,?,?)", rows)
+            conn.execute("COMMIT")
+            copied, position = copied + len(rows), rows[-1][0]
+    conn.close()
+    return {"seconds": clock.seconds, "rows": copied}
+
+
+def _raw_log_copy_postgres(url: str, page: int) -> Figures:
+    conn = psycopg.connect(postgres_psycopg_url(url), autocommit=True)
+    conn.execute(
+        "CREATE TABLE raw_copy (log_id bigint PRIMARY KEY, stream uuid,"
+        " version bigint, topic text)"
+    )
+    select = (
+        "SELECT notification_id, originator_id, originator_version, topic"
+        " FROM dispatchledger_events WHERE notification_id > %s"
+        " ORDER BY notification_id LIMIT %s"
+    )
+    copied, position = 0, 0
+    with Clock() as clock:
+        while rows := conn.execute(select, (position, page)).fetchall():
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO raw_copy VALUES (%s,%s,%s,%s)", rows)
+            copied, position = copied + len(rows), rows[-1][0]
+    conn.close()
+    return {"seconds": clock.seconds, "rows": copied}
+
+
+def raw_lookups(url: str, count: int, lookups: int) -> Figures:
+    """The same user lookup as one SQL statement through the bare driver."""
+    statement = "SELECT * FROM dl_user_dispatches WHERE user_id = {}"
+    keys = [user_id(number) for number in range(count)]
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        sql = statement.format("?")
+        p50, p99 = timed_lookups(
+            lambda key: conn.execute(sql, (key,)).fetchall(), keys, lookups
+        )
+        conn.close()
+    else:
+        with psycopg.connect(postgres_psycopg_url(url)) as pg:
+            sql = statement.format("%s")
+            p50, p99 = timed_lookups(
+                lambda key: pg.execute(sql, (key,), prepare=True).fetchall(),
+                keys,
+                lookups,
+            )
+    return {"by_user": [p50, p99]}

@@ -20,6 +20,9 @@ PARTS = {
     "api_sends": parts.api_sends,
     "step_advances": parts.step_advances,
     "peer": parts.peer,
+    "projections": parts.projections,
+    "raw_log_copy": parts.raw_log_copy,
+    "raw_lookups": parts.raw_lookups,
 }
 
 
