@@ -90,6 +90,7 @@ from dispatchledger.domain.values import (
     DeliveryType,
     MessageVariation,
     ValueObject,
+    is_valid_user_id,
 )
 
 MAX_SKIPPED_LISTED = 1000
@@ -189,10 +190,6 @@ class _SendTally:
 
 Pending = list[Any]
 """Aggregates and events a command saves in its final transaction."""
-
-
-def _valid_user_id(user_id: object) -> bool:
-    return isinstance(user_id, str) and 0 < len(user_id) <= 200
 
 
 def _non_empty(items: Iterable[str], error: DispatchLedgerError) -> Iterator[str]:
@@ -804,9 +801,11 @@ class DispatchLedger(Application[UUID]):
         decide: Callable[[str, Participation], Decision],
         tally: _SendTally,
     ) -> list[DomainEvent]:
-        valid = [user for user in batch if _valid_user_id(user)]
+        valid: list[str] = []
         for user in batch:
-            if not _valid_user_id(user):
+            if is_valid_user_id(user):
+                valid.append(user)
+            else:
                 tally.skip(repr(user), SkipReason.INVALID_USER_ID)
         states = self._load_states([stream_of(user) for user in valid])
         events: list[DomainEvent] = []

@@ -1,0 +1,90 @@
+"""Hostile input through the Python API: typed errors saying where; nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from ledger_builders import AT, campaign, counting_ledger, max_notification_id
+
+from dispatchledger.domain import DispatchLedger, InvalidCommand
+
+
+@pytest.fixture
+def ledger() -> DispatchLedger:
+    ledger = counting_ledger()
+    ledger.define_campaign(campaign("spring", "scheduled", recurring=True), at=AT)
+    ledger.define_campaign(campaign("cart", "action_based"), at=AT)
+    return ledger
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    ["u\x00x", "u\x1fx", "u\nx", "u\x7fx", "u\x85x", " ", "\t", "\u3000"],
+    ids=[
+        "nul",
+        "unit-separator",
+        "newline",
+        "delete",
+        "c1-next-line",
+        "space",
+        "tab",
+        "ideographic-space",
+    ],
+)
+def test_a_user_id_with_control_characters_or_no_visible_character_is_refused(
+    ledger, user_id
+):
+    before = max_notification_id(ledger)
+
+    with pytest.raises(InvalidCommand) as raised:
+        ledger.trigger(campaign_id="cart", user_id=user_id, at=AT)
+
+    assert raised.value.problems[0]["field"] == "user_id"
+    assert max_notification_id(ledger) == before
+
+
+def test_a_program_id_with_a_control_character_is_refused_where_it_is_defined(ledger):
+    before = max_notification_id(ledger)
+
+    with pytest.raises(InvalidCommand) as raised:
+        ledger.execute(
+            {
+                "command": "define_campaign",
+                "campaign": {
+                    "campaign_id": "cart\x1fu1",
+                    "name": "Cart",
+                    "delivery_type": "action_based",
+                    "variations": [{"variation_id": "e", "channel": "email"}],
+                },
+            }
+        )
+
+    fields = [p["field"] for p in raised.value.problems]
+    assert fields == ["define_campaign.campaign.campaign_id"]
+    assert max_notification_id(ledger) == before
+
+
+def test_ids_that_differ_only_around_a_control_character_cannot_share_a_stream(
+    ledger,
+):
+    # Stream ids join their parts with U+001F: were it allowed inside ids,
+    # ("cart", "u1\x1fu2") and ("cart\x1fu1", "u2") would name one stream.
+    with pytest.raises(InvalidCommand):
+        ledger.trigger(campaign_id="cart\x1fu1", user_id="u2", at=AT)
+    with pytest.raises(InvalidCommand):
+        ledger.trigger(campaign_id="cart", user_id="u1\x1fu2", at=AT)
+
+
+def test_audience_members_with_control_characters_are_skipped_as_invalid(ledger):
+    sent = ledger.run_occurrence(
+        campaign_id="spring",
+        occurrence_id="o1",
+        audience=["u1", "u\x00x", " ", "u2"],
+        at=AT,
+    )
+
+    assert sent.recipients == 2
+    assert [(s.user_id, s.reason) for s in sent.skipped] == [
+        ("'u\\x00x'", "invalid_user_id"),
+        ("' '", "invalid_user_id"),
+    ]
+    assert [m.user_id for m in ledger.user_dispatches("u1")] == ["u1"]
