@@ -192,11 +192,16 @@ Pending = list[Any]
 """Aggregates and events a command saves in its final transaction."""
 
 
+_END: Any = object()
+
+
 def _non_empty(items: Iterable[str], error: DispatchLedgerError) -> Iterator[str]:
     """The same items, after checking there is at least one (nothing is written)."""
     iterator = iter(items)
-    first = next(iterator, None)
-    if first is None:
+    # A sentinel, not None: a None member is an invalid id to skip and
+    # report, not the end of the audience.
+    first = next(iterator, _END)
+    if first is _END:
         raise error
     return itertools.chain([first], iterator)
 

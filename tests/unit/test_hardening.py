@@ -88,3 +88,16 @@ def test_audience_members_with_control_characters_are_skipped_as_invalid(ledger)
         ("' '", "invalid_user_id"),
     ]
     assert [m.user_id for m in ledger.user_dispatches("u1")] == ["u1"]
+
+
+def test_an_audience_that_starts_with_an_invalid_member_still_sends_to_the_rest(
+    ledger,
+):
+    sent = ledger.run_occurrence(
+        campaign_id="spring", occurrence_id="o1", audience=[None, "u1"], at=AT
+    )
+
+    assert sent.recipients == 1
+    assert [(s.user_id, s.reason) for s in sent.skipped] == [
+        ("None", "invalid_user_id")
+    ]
