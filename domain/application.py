@@ -206,6 +206,28 @@ def _non_empty(items: Iterable[str], error: DispatchLedgerError) -> Iterator[str
     return itertools.chain([first], iterator)
 
 
+def _check_audience(command: AnyCommand, audience: object) -> None:
+    """Refuse an audience the command cannot take, or one that is not a collection.
+
+    A string is iterable too, but as an audience it would send to each of its
+    characters.
+    """
+    if not isinstance(command, RunOccurrence | RunCanvasEntry):
+        raise InvalidCommand(
+            f"{command.command} takes no audience; only run_occurrence and"
+            " run_canvas_entry send to an audience",
+            [{"field": "audience", "reason": "not accepted by this command"}],
+        )
+    if isinstance(audience, str | bytes | bytearray) or not isinstance(
+        audience, Iterable
+    ):
+        raise InvalidCommand(
+            f"{command.command}: the audience must be an iterable of user ids,"
+            f" not {type(audience).__name__}",
+            [{"field": "audience", "reason": "not an iterable of user ids"}],
+        )
+
+
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
@@ -283,14 +305,8 @@ class DispatchLedger(Application[UUID]):
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
-        if audience is not None and not isinstance(
-            command, RunOccurrence | RunCanvasEntry
-        ):
-            raise InvalidCommand(
-                f"{command.command} takes no audience; only run_occurrence and"
-                " run_canvas_entry send to an audience",
-                [{"field": "audience", "reason": "not accepted by this command"}],
-            )
+        if audience is not None:
+            _check_audience(command, audience)
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:

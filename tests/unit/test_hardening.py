@@ -101,3 +101,18 @@ def test_an_audience_that_starts_with_an_invalid_member_still_sends_to_the_rest(
     assert [(s.user_id, s.reason) for s in sent.skipped] == [
         ("None", "invalid_user_id")
     ]
+
+
+@pytest.mark.parametrize(
+    "audience", ["u1", b"u1", 7, None.__class__], ids=["str", "bytes", "int", "type"]
+)
+def test_an_audience_that_is_not_a_collection_of_ids_is_refused(ledger, audience):
+    before = max_notification_id(ledger)
+
+    with pytest.raises(InvalidCommand) as raised:
+        ledger.run_occurrence(
+            campaign_id="spring", occurrence_id="o1", audience=audience, at=AT
+        )
+
+    assert raised.value.problems[0]["field"] == "audience"
+    assert max_notification_id(ledger) == before
