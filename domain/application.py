@@ -288,7 +288,9 @@ class DispatchLedger(Application[UUID]):
         ``audience`` replaces the command's own list for bulk sends, so a caller
         can stream any number of recipients without holding them in memory.
         """
-        if isinstance(command, dict):
+        if not isinstance(command, Command):
+            # A mapping, or anything else a caller passed: validation names
+            # what is wrong with it instead of failing on a missing attribute.
             command = self._validate(command)
         try:
             return self._execute(command, audience)
@@ -298,7 +300,7 @@ class DispatchLedger(Application[UUID]):
             raise translate_persistence_error(error) from error
 
     @staticmethod
-    def _validate(data: dict[str, Any]) -> AnyCommand:
+    def _validate(data: object) -> AnyCommand:
         try:
             return COMMAND_ADAPTER.validate_python(data)
         except ValidationError as error:

@@ -116,3 +116,15 @@ def test_an_audience_that_is_not_a_collection_of_ids_is_refused(ledger, audience
 
     assert raised.value.problems[0]["field"] == "audience"
     assert max_notification_id(ledger) == before
+
+
+@pytest.mark.parametrize(
+    "command", [None, "trigger", ["trigger"], 7], ids=["none", "str", "list", "int"]
+)
+def test_a_command_that_is_neither_a_model_nor_a_mapping_is_refused(ledger, command):
+    before = max_notification_id(ledger)
+
+    with pytest.raises(InvalidCommand):
+        ledger.execute(command)
+
+    assert max_notification_id(ledger) == before
