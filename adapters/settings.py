@@ -109,6 +109,11 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def parse_database_url(text: str) -> URL:
+    if not isinstance(text, str):
+        raise InvalidCommand(
+            f"the database URL must be a string, not {type(text).__name__}",
+            [{"field": DATABASE_URL, "reason": "not a string"}],
+        )
     if text.startswith("memory:"):
         return make_url("sqlite://")
     try:
