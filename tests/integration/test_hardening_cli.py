@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -64,3 +65,94 @@ def test_apply_on_an_unopenable_database_says_which_and_exits_2(tmp_path):
     assert result.exit_code == 2
     assert "cannot open the database" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+DEFINE = (
+    '{"command": "define_campaign", "at": "2025-03-01T08:00:00Z", "campaign":'
+    ' {"campaign_id": "cart", "name": "Cart reminder", "delivery_type":'
+    ' "action_based", "variations": [{"variation_id": "cart-email",'
+    ' "channel": "email"}]}}'
+)
+TRIGGER = (
+    '{"command": "trigger", "campaign_id": "cart", "user_id": "u1",'
+    ' "trigger_id": "t-1", "at": "2025-03-01T10:00:00Z"}'
+)
+
+
+def _apply_bytes(sqlite_url: str, path: Path, content: bytes, via_stdin: bool):
+    path.write_bytes(content)
+    argument = "-" if via_stdin else str(path)
+    result = CliRunner().invoke(
+        app,
+        ["apply", argument, "--db", sqlite_url],
+        input=content if via_stdin else None,
+    )
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    return result, outputs
+
+
+@pytest.mark.parametrize("via_stdin", [False, True], ids=["file", "stdin"])
+def test_a_line_that_is_not_utf8_fails_alone_and_names_its_line(
+    sqlite_url, tmp_path: Path, via_stdin: bool
+):
+    content = (
+        DEFINE.encode()
+        + b"\n"
+        + b'{"command": "trigger", "campaign_id": "\xff\xfe"}\n'
+        + TRIGGER.encode()
+        + b"\n"
+    )
+
+    result, outputs = _apply_bytes(
+        sqlite_url, tmp_path / "commands.jsonl", content, via_stdin
+    )
+
+    assert result.exit_code == 1
+    assert [(o["line"], o["ok"]) for o in outputs] == [
+        (1, True),
+        (2, False),
+        (3, True),
+    ]
+    assert outputs[1]["error"]["code"] == "invalid_command"
+    assert ":2: not UTF-8" in outputs[1]["error"]["message"]
+    assert "0xff at byte 40" in outputs[1]["error"]["message"]
+
+
+def test_a_binary_file_gives_one_error_line_per_line_and_no_traceback(
+    sqlite_url, tmp_path: Path
+):
+    content = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10"
+
+    result, outputs = _apply_bytes(
+        sqlite_url, tmp_path / "image.png", content, via_stdin=False
+    )
+
+    assert result.exit_code == 1
+    assert [o["ok"] for o in outputs] == [False, False, False]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_json_document_nested_too_deeply_fails_alone(sqlite_url, tmp_path: Path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    content = deep + b"\n" + DEFINE.encode() + b"\n"
+
+    result, outputs = _apply_bytes(
+        sqlite_url, tmp_path / "deep.jsonl", content, via_stdin=False
+    )
+
+    assert result.exit_code == 1
+    assert [(o["line"], o["ok"]) for o in outputs] == [(1, False), (2, True)]
+    assert "nested too deeply" in outputs[0]["error"]["message"]
+
+
+def test_a_byte_order_mark_before_the_first_line_is_not_an_error(
+    sqlite_url, tmp_path: Path
+):
+    content = b"\xef\xbb\xbf" + DEFINE.encode() + b"\r\n" + TRIGGER.encode() + b"\r\n"
+
+    result, outputs = _apply_bytes(
+        sqlite_url, tmp_path / "windows.jsonl", content, via_stdin=False
+    )
+
+    assert result.exit_code == 0
+    assert [(o["line"], o["ok"]) for o in outputs] == [(1, True), (2, True)]
