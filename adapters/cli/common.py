@@ -36,7 +36,11 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except DispatchLedgerError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        # soft_wrap: a long message (a path, a URL) stays one line that can
+        # be grepped or copied, instead of being broken at the console width.
+        err_console.print(
+            f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
 
 

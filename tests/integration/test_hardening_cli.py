@@ -156,3 +156,19 @@ def test_a_byte_order_mark_before_the_first_line_is_not_an_error(
 
     assert result.exit_code == 0
     assert [(o["line"], o["ok"]) for o in outputs] == [(1, True), (2, True)]
+
+
+def test_an_error_message_is_printed_on_one_line_whatever_its_length(tmp_path):
+    commands = tmp_path / "commands.jsonl"
+    commands.write_text('{"command": "archive"}\n')
+    database = tmp_path / ("a-long-folder-name-" * 6) / "ledger.db"
+
+    result = CliRunner().invoke(
+        app, ["apply", str(commands), "--db", f"sqlite:///{database}"]
+    )
+
+    first_line = result.stderr.splitlines()[0]
+    assert first_line.startswith(
+        f"error: cannot open the database sqlite:///{database}"
+    )
+    assert first_line.endswith("unable to open database file")
