@@ -172,3 +172,13 @@ def test_an_error_message_is_printed_on_one_line_whatever_its_length(tmp_path):
         f"error: cannot open the database sqlite:///{database}"
     )
     assert first_line.endswith("unable to open database file")
+
+
+@pytest.mark.parametrize("name", ["x[/]y.jsonl", "x[red]y.jsonl"])
+def test_brackets_in_an_error_message_are_printed_as_they_are(tmp_path, name):
+    missing = tmp_path / name
+
+    result = CliRunner().invoke(app, ["apply", str(missing), "--db", "memory://"])
+
+    assert result.exit_code == 2
+    assert f"cannot read {missing}: No such file or directory" in result.stderr
