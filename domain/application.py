@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from dispatchledger.domain import ids
 from dispatchledger.domain.campaign import Campaign
@@ -83,6 +83,7 @@ from dispatchledger.domain.participation import (
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     VALUE_OBJECTS,
+    ApiId,
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
@@ -880,6 +881,7 @@ class DispatchLedger(Application[UUID]):
 
     def campaign(self, campaign_id: str) -> CampaignDefinition:
         """The current definition of a campaign."""
+        campaign_id = _checked_id(campaign_id, "campaign_id")
         found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if found is None:
             raise UnknownCampaign(campaign_id)
@@ -887,6 +889,7 @@ class DispatchLedger(Application[UUID]):
 
     def canvas(self, canvas_id: str) -> CanvasDefinition:
         """The current definition of a Canvas."""
+        canvas_id = _checked_id(canvas_id, "canvas_id")
         found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if found is None:
             raise UnknownCanvas(canvas_id)
@@ -901,11 +904,15 @@ class DispatchLedger(Application[UUID]):
         self, program_kind: str, program_id: str, source_id: str
     ) -> Transmission | None:
         """The transmission a source started, if it did."""
+        program_kind = _checked_id(program_kind, "program_kind")
+        program_id = _checked_id(program_id, "program_id")
+        source_id = _checked_id(source_id, "source_id")
         stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
         return self._get(Transmission, stream_id)
 
     def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         """Every message the user was sent, oldest first, read from the streams."""
+        user_id = _checked_id(user_id, "user_id")
         streams = {
             (
                 ids.recipient_stream_id(pid, user_id)
@@ -923,6 +930,20 @@ class DispatchLedger(Application[UUID]):
                     records.append(_record_of(event))
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
+
+
+_API_ID: TypeAdapter[str] = TypeAdapter(ApiId)
+
+
+def _checked_id(value: object, field: str) -> str:
+    """``value`` if it is an id a command would accept; else name the argument."""
+    try:
+        return _API_ID.validate_python(value, strict=True)
+    except ValidationError as error:
+        reason = error.errors(include_url=False)[0]["msg"]
+        raise InvalidCommand(
+            f"{field}: {reason}", [{"field": field, "reason": reason}]
+        ) from None
 
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:

@@ -128,3 +128,33 @@ def test_a_command_that_is_neither_a_model_nor_a_mapping_is_refused(ledger, comm
         ledger.execute(command)
 
     assert max_notification_id(ledger) == before
+
+
+@pytest.mark.parametrize(
+    ("read", "field"),
+    [
+        (lambda led: led.user_dispatches(None), "user_id"),
+        (lambda led: led.user_dispatches("u\x00"), "user_id"),
+        (lambda led: led.campaign(7), "campaign_id"),
+        (lambda led: led.canvas(None), "canvas_id"),
+        (lambda led: led.transmission("campaign", "spring", None), "source_id"),
+        (lambda led: led.transmission("campaign", b"spring", "o1"), "program_id"),
+        (lambda led: led.transmission(None, "spring", "o1"), "program_kind"),
+    ],
+    ids=[
+        "user-none",
+        "user-nul",
+        "campaign-int",
+        "canvas-none",
+        "source",
+        "bytes",
+        "kind",
+    ],
+)
+def test_a_read_with_an_id_that_is_not_one_is_refused_naming_the_argument(
+    ledger, read, field
+):
+    with pytest.raises(InvalidCommand) as raised:
+        read(ledger)
+
+    assert raised.value.problems[0]["field"] == field
