@@ -59,6 +59,7 @@ from dispatchledger.domain.errors import (
     ConcurrencyConflict,
     DatabaseLocked,
     DatabaseUnavailable,
+    DefinitionConflict,
     DispatchLedgerError,
     EmptyAudience,
     IdempotencyKeyReused,
@@ -589,7 +590,10 @@ class DispatchLedger(Application[UUID]):
             shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
-
+        if transmission.send_at != command.send_at:
+            # The call already exists (scheduled for another time, or sent):
+            # its id and time stand; moving it would need an event of its own.
+            raise DefinitionConflict("API call", command.call_id)
         result = ScheduleResult(
             command=command.command,
             campaign_id=command.campaign_id,

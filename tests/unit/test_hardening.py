@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from ledger_builders import AT, campaign, counting_ledger, max_notification_id
 
-from dispatchledger.domain import DispatchLedger, InvalidCommand
+from dispatchledger.domain import DefinitionConflict, DispatchLedger, InvalidCommand
 
 
 @pytest.fixture
@@ -158,3 +160,41 @@ def test_a_read_with_an_id_that_is_not_one_is_refused_naming_the_argument(
         read(ledger)
 
     assert raised.value.problems[0]["field"] == field
+
+
+def test_scheduling_a_call_again_for_another_time_is_refused_and_keeps_the_first(
+    ledger,
+):
+    ledger.define_campaign(campaign("receipt", "api_triggered"), at=AT)
+    first = AT + timedelta(days=1)
+    ledger.schedule_api_trigger(
+        campaign_id="receipt", call_id="c1", send_at=first, at=AT
+    )
+    before = max_notification_id(ledger)
+
+    with pytest.raises(DefinitionConflict) as raised:
+        ledger.schedule_api_trigger(
+            campaign_id="receipt", call_id="c1", send_at=AT + timedelta(days=5), at=AT
+        )
+
+    assert (raised.value.kind, raised.value.api_id) == ("API call", "c1")
+    assert max_notification_id(ledger) == before
+    recorded = ledger.transmission("campaign", "receipt", "c1")
+    assert recorded is not None
+    assert recorded.send_at == first
+
+
+def test_scheduling_the_same_call_for_the_same_instant_again_is_accepted(ledger):
+    ledger.define_campaign(campaign("receipt", "api_triggered"), at=AT)
+    first = ledger.schedule_api_trigger(
+        campaign_id="receipt", call_id="c1", send_at=AT + timedelta(days=1), at=AT
+    )
+
+    again = ledger.schedule_api_trigger(
+        campaign_id="receipt",
+        call_id="c1",
+        send_at=datetime(2025, 3, 2, 10, 0, tzinfo=timezone(timedelta(hours=1))),
+        at=AT,
+    )
+
+    assert again.send_at == first.send_at
