@@ -83,6 +83,9 @@ def _parse_line(raw: bytes, number: int, file: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise InvalidCommand(f"{file}:{number}: JSON nested too deeply") from None
+    except ValueError as error:
+        # The parser's limits, such as an integer too long to convert.
+        raise InvalidCommand(f"{file}:{number}: not JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidCommand(f"{file}:{number}: a command must be a JSON object")
     return data

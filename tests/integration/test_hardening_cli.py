@@ -182,3 +182,16 @@ def test_brackets_in_an_error_message_are_printed_as_they_are(tmp_path, name):
 
     assert result.exit_code == 2
     assert f"cannot read {missing}: No such file or directory" in result.stderr
+
+
+def test_a_number_too_long_to_read_fails_alone(sqlite_url, tmp_path: Path):
+    huge = b'{"command": "archive", "program_id": ' + b"9" * 5000 + b"}"
+    content = huge + b"\n" + DEFINE.encode() + b"\n"
+
+    result, outputs = _apply_bytes(
+        sqlite_url, tmp_path / "huge.jsonl", content, via_stdin=False
+    )
+
+    assert result.exit_code == 1
+    assert [(o["line"], o["ok"]) for o in outputs] == [(1, False), (2, True)]
+    assert "huge.jsonl:1: not JSON" in outputs[0]["error"]["message"]
