@@ -566,9 +566,10 @@ class DispatchLedger(Application[UUID]):
         )
         if not transmission.completed:
             send = cast(SendResult, result)
-            transmission.complete(
-                send.recipients, send.messages, len(send.skipped), command.at
-            )
+            # The result lists at most MAX_SKIPPED_LISTED users; the counts
+            # cover them all.
+            skipped = sum(send.skipped_counts.values())
+            transmission.complete(send.recipients, send.messages, skipped, command.at)
             if not any(obj is transmission for obj in rest):
                 rest.append(transmission)
         return result, rest

@@ -198,3 +198,18 @@ def test_scheduling_the_same_call_for_the_same_instant_again_is_accepted(ledger)
     )
 
     assert again.send_at == first.send_at
+
+
+def test_an_api_call_records_every_skipped_recipient_not_only_those_listed(ledger):
+    ledger.define_campaign(campaign("receipt", "api_triggered"), at=AT)
+    recipients = [f"u{n}" for n in range(1200)]
+    ledger.api_trigger(campaign_id="receipt", call_id="c1", recipients=recipients)
+
+    again = ledger.api_trigger(
+        campaign_id="receipt", call_id="c2", recipients=recipients
+    )
+
+    assert again.skipped_counts == {"not_re_eligible": 1200}
+    recorded = ledger.transmission("campaign", "receipt", "c2")
+    assert recorded is not None
+    assert recorded.skipped == 1200
