@@ -12,21 +12,24 @@ import hashlib
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEvent
+from eventsourcing.domain import DomainEvent, EventSourcingError
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    ConnectionPoolClosedError,
     IntegrityError,
     JSONTranscoder,
     StoredEvent,
     Transcoding,
 )
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
+from eventsourcing.utils import TopicError
 from pydantic import TypeAdapter, ValidationError
 
 from dispatchledger.domain import ids
@@ -236,6 +239,26 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Raise the library's errors from the block as the project's typed ones.
+
+    Besides driver failures, the library raises its own errors for a closed
+    ledger and for stored events this program cannot read (written by
+    another program or version, or damaged).
+    """
+    try:
+        yield
+    except DispatchLedgerError:
+        raise
+    except LibraryPersistenceError as error:
+        raise translate_persistence_error(error) from error
+    except ConnectionPoolClosedError as error:
+        raise DatabaseUnavailable("the ledger is closed; open it again") from error
+    except (EventSourcingError, TopicError) as error:
+        raise PersistenceError(f"stored events cannot be read: {error}") from error
+
+
 def translate_persistence_error(error: Exception) -> PersistenceError:
     """Map a library or driver error to the project's typed persistence error."""
     text = str(error)
@@ -294,12 +317,8 @@ class DispatchLedger(Application[UUID]):
             # A mapping, or anything else a caller passed: validation names
             # what is wrong with it instead of failing on a missing attribute.
             command = self._validate(command)
-        try:
+        with storage_errors():
             return self._execute(command, audience)
-        except DispatchLedgerError:
-            raise
-        except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
 
     @staticmethod
     def _validate(data: object) -> AnyCommand:
@@ -887,7 +906,8 @@ class DispatchLedger(Application[UUID]):
     def campaign(self, campaign_id: str) -> CampaignDefinition:
         """The current definition of a campaign."""
         campaign_id = _checked_id(campaign_id, "campaign_id")
-        found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
+        with storage_errors():
+            found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if found is None:
             raise UnknownCampaign(campaign_id)
         return found.definition
@@ -895,14 +915,16 @@ class DispatchLedger(Application[UUID]):
     def canvas(self, canvas_id: str) -> CanvasDefinition:
         """The current definition of a Canvas."""
         canvas_id = _checked_id(canvas_id, "canvas_id")
-        found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
+        with storage_errors():
+            found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if found is None:
             raise UnknownCanvas(canvas_id)
         return found.definition
 
     def programs(self) -> list[tuple[str, str]]:
         """Every defined (kind, id), in the order they were defined."""
-        catalog = self._get(Catalog, CATALOG_ID)
+        with storage_errors():
+            catalog = self._get(Catalog, CATALOG_ID)
         return list(catalog.programs) if catalog is not None else []
 
     def transmission(
@@ -913,11 +935,16 @@ class DispatchLedger(Application[UUID]):
         program_id = _checked_id(program_id, "program_id")
         source_id = _checked_id(source_id, "source_id")
         stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
-        return self._get(Transmission, stream_id)
+        with storage_errors():
+            return self._get(Transmission, stream_id)
 
     def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         """Every message the user was sent, oldest first, read from the streams."""
         user_id = _checked_id(user_id, "user_id")
+        with storage_errors():
+            return self._user_dispatches(user_id)
+
+    def _user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         streams = {
             (
                 ids.recipient_stream_id(pid, user_id)

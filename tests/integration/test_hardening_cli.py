@@ -7,11 +7,17 @@ import os
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from typer.testing import CliRunner
 
 from dispatchledger.adapters.bootstrap import open_ledger
 from dispatchledger.adapters.cli import app
-from dispatchledger.domain import DatabaseUnavailable, InvalidCommand
+from dispatchledger.domain import (
+    DatabaseUnavailable,
+    InvalidCommand,
+    PersistenceError,
+    ids,
+)
 
 
 def test_a_sqlite_file_in_a_missing_folder_is_a_typed_error_naming_it(tmp_path):
@@ -195,3 +201,62 @@ def test_a_number_too_long_to_read_fails_alone(sqlite_url, tmp_path: Path):
     assert result.exit_code == 1
     assert [(o["line"], o["ok"]) for o in outputs] == [(1, False), (2, True)]
     assert "huge.jsonl:1: not JSON" in outputs[0]["error"]["message"]
+
+
+def _define_cart(ledger) -> None:
+    ledger.execute(json.loads(DEFINE))
+
+
+def test_a_closed_ledger_refuses_commands_and_reads_with_a_typed_error(sqlite_url):
+    ledger = open_ledger(sqlite_url)
+    _define_cart(ledger)
+    ledger.close()
+
+    with pytest.raises(DatabaseUnavailable, match="closed"):
+        ledger.trigger(campaign_id="cart", user_id="u1")
+    with pytest.raises(DatabaseUnavailable, match="closed"):
+        ledger.campaign("cart")
+
+
+def test_stored_events_of_an_unknown_type_give_a_typed_error_naming_the_type(
+    sqlite_url,
+):
+    ledger = open_ledger(sqlite_url)
+    _define_cart(ledger)
+    ledger.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=ids.campaign_stream_id("cart"),
+                originator_version=2,
+                topic="another.program:Thing",
+                state=b"{}",
+            )
+        ]
+    )
+    before = ledger.recorder.max_notification_id()
+
+    with pytest.raises(PersistenceError, match=r"another\.program:Thing"):
+        ledger.trigger(campaign_id="cart", user_id="u1")
+    with pytest.raises(PersistenceError, match=r"another\.program:Thing"):
+        ledger.campaign("cart")
+    assert ledger.recorder.max_notification_id() == before
+    ledger.close()
+
+
+def test_a_stored_event_that_cannot_be_decoded_gives_a_typed_error(sqlite_url):
+    ledger = open_ledger(sqlite_url)
+    _define_cart(ledger)
+    ledger.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=ids.campaign_stream_id("cart"),
+                originator_version=2,
+                topic="dispatchledger:Campaign.Archived",
+                state=b"{{{",
+            )
+        ]
+    )
+
+    with pytest.raises(PersistenceError, match=r"Campaign\.Archived"):
+        ledger.trigger(campaign_id="cart", user_id="u1")
+    ledger.close()
