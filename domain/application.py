@@ -476,11 +476,13 @@ class DispatchLedger(Application[UUID]):
         return result, [canvas, catalog]
 
     def _archive(self, command: ArchiveProgram) -> tuple[Result, Pending]:
+        # Archiving is idempotent: an archived program archives again as a
+        # no-op, so a retried archive does not fail.
         program: Campaign | Canvas
         if command.program_kind == "campaign":
-            program = self._campaign(command.program_id)
+            program = self._campaign(command.program_id, active=False)
         else:
-            program = self._canvas(command.program_id)
+            program = self._canvas(command.program_id, active=False)
         program.archive(command.at)
         result = ArchiveResult(
             command=command.command,
@@ -884,18 +886,20 @@ class DispatchLedger(Application[UUID]):
             return None
         return cast(cls, aggregate)  # type: ignore[valid-type]
 
-    def _campaign(self, campaign_id: str) -> Campaign:
+    def _campaign(self, campaign_id: str, *, active: bool = True) -> Campaign:
         campaign = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if campaign is None:
             raise UnknownCampaign(campaign_id)
-        campaign.ensure_active()
+        if active:
+            campaign.ensure_active()
         return campaign
 
-    def _canvas(self, canvas_id: str) -> Canvas:
+    def _canvas(self, canvas_id: str, *, active: bool = True) -> Canvas:
         canvas = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if canvas is None:
             raise UnknownCanvas(canvas_id)
-        canvas.ensure_active()
+        if active:
+            canvas.ensure_active()
         return canvas
 
     def _catalog(self, at: datetime) -> Catalog:

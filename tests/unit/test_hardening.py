@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from ledger_builders import AT, campaign, counting_ledger, max_notification_id
+from ledger_builders import AT, campaign, canvas, counting_ledger, max_notification_id
 
 from dispatchledger.domain import DefinitionConflict, DispatchLedger, InvalidCommand
 
@@ -213,3 +213,16 @@ def test_an_api_call_records_every_skipped_recipient_not_only_those_listed(ledge
     recorded = ledger.transmission("campaign", "receipt", "c2")
     assert recorded is not None
     assert recorded.skipped == 1200
+
+
+@pytest.mark.parametrize("kind", ["campaign", "canvas"])
+def test_archiving_an_archived_program_again_succeeds_and_writes_nothing(ledger, kind):
+    ledger.define_canvas(canvas("onboarding", "action_based"), at=AT)
+    program_id = "cart" if kind == "campaign" else "onboarding"
+    ledger.archive(program_kind=kind, program_id=program_id, at=AT)
+    before = max_notification_id(ledger)
+
+    again = ledger.archive(program_kind=kind, program_id=program_id, at=AT)
+
+    assert (again.program_kind, again.program_id) == (kind, program_id)
+    assert max_notification_id(ledger) == before
