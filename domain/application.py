@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
 from eventsourcing.utils import TopicError
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from dispatchledger.domain import ids
 from dispatchledger.domain.campaign import Campaign
@@ -976,7 +977,7 @@ def _checked_id(value: object, field: str) -> str:
     try:
         return _API_ID.validate_python(value, strict=True)
     except ValidationError as error:
-        reason = error.errors(include_url=False)[0]["msg"]
+        reason = _reason(error.errors(include_url=False)[0])
         raise InvalidCommand(
             f"{field}: {reason}", [{"field": field, "reason": reason}]
         ) from None
@@ -1052,6 +1053,17 @@ _RESULT_TYPES: dict[str, type[Result]] = {
 }
 
 
+def _reason(item: ErrorDetails) -> str:
+    """The reason of one validation problem, without pydantic's prefix.
+
+    Our own rules raise ValueError, which pydantic reports as
+    "Value error, <our words>"; the caller needs only our words.
+    """
+    if item["type"] == "value_error":
+        return str(item.get("ctx", {}).get("error", item["msg"]))
+    return item["msg"]
+
+
 def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
@@ -1059,7 +1071,7 @@ def invalid_command(error: ValidationError) -> InvalidCommand:
             # An error of the whole object (e.g. an unknown command tag) has
             # no location; it concerns the command itself.
             "field": ".".join(str(part) for part in item["loc"]) or "command",
-            "reason": item["msg"],
+            "reason": _reason(item),
         }
         for item in error.errors(include_url=False)
     ]

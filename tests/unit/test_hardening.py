@@ -226,3 +226,15 @@ def test_archiving_an_archived_program_again_succeeds_and_writes_nothing(ledger,
 
     assert (again.program_kind, again.program_id) == (kind, program_id)
     assert max_notification_id(ledger) == before
+
+
+def test_a_rule_of_the_definitions_is_reported_in_its_own_words(ledger):
+    with pytest.raises(InvalidCommand) as raised:
+        ledger.trigger(campaign_id="cart", user_id="u1\x1fx", at=AT)
+
+    assert raised.value.problems == [
+        {
+            "field": "user_id",
+            "reason": "control character U+001F at position 2 is not allowed in an id",
+        }
+    ]
