@@ -46,7 +46,7 @@ def open_ledger(
     ledger.batch_size = settings.batch_size
     # Bulk sends read a batch of participation streams with one query.
     ledger.stream_reader = stream_reader_for(ledger.recorder)
-    logger.info("ledger open on %s", settings.redacted_url())
+    logger.debug("ledger open on %s", settings.redacted_url())
     return ledger
 
 

@@ -183,6 +183,11 @@ def _synchronous(env: Mapping[str, str]) -> str:
 
 def parse_database_url(text: str) -> URL:
     """Parse and check a database URL; raise InvalidCommand naming what is wrong."""
+    if not isinstance(text, str):
+        raise InvalidCommand(
+            f"the database URL must be a string, not {type(text).__name__}",
+            [{"field": DATABASE_URL, "reason": "not a string"}],
+        )
     if text.startswith("memory:"):
         return make_url("sqlite://")
     try:
