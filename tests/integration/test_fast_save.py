@@ -1,4 +1,4 @@
-"""The ledger's faster save paths record exactly what the library's save records."""
+"""The faster save paths and transcoder record exactly what the library would."""
 
 from __future__ import annotations
 
@@ -101,3 +101,36 @@ def test_a_bulk_send_still_notifies_a_ledger_that_listens(sqlite_url: str) -> No
         assert ledger.heard == list(range(1, len(ledger.heard) + 1))
     finally:
         ledger.close()
+
+
+def test_a_log_written_by_the_library_transcoder_reads_the_same(
+    sqlite_url: str,
+) -> None:
+    env = Settings(database_url=sqlite_url).event_store_env()
+    env["TRANSCODER_TOPIC"] = "eventsourcing.persistence:JSONTranscoder"
+    writer = DispatchLedger(env)
+    try:
+        assert type(writer.mapper.transcoder).__name__ == "JSONTranscoder"
+        writer.define_campaign(
+            CampaignDefinition(
+                campaign_id="news",
+                name="News",
+                delivery_type="scheduled",
+                variations=(MessageVariation(variation_id="e", channel="email"),),
+            ),
+            at=AT,
+        )
+        writer.run_occurrence(
+            campaign_id="news", occurrence_id="o1", audience=["ana"], at=AT
+        )
+        written = writer.user_dispatches("ana")
+    finally:
+        writer.close()
+    reader = open_ledger(sqlite_url)
+    try:
+        assert type(reader.mapper.transcoder).__name__ == "OrjsonTranscoder"
+        assert reader.user_dispatches("ana") == written
+        assert reader.campaign("news").variations[0].variation_id == "e"
+        assert [d.sent_at for d in written] == [AT]
+    finally:
+        reader.close()
