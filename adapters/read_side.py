@@ -1,0 +1,157 @@
+"""Opening the read side: the ledger's notification log, waiting on it, wiring.
+
+The log as the projections read it:
+
+On PostgreSQL the ledger's recorder takes an exclusive lock on the events table
+for each insert, so notification ids are committed in increasing order: once a
+reader has seen id N, no transaction can later commit an id below N. Reading
+``id > position`` therefore skips nothing (ids of rolled-back inserts stay gaps
+for ever and are simply never seen). On SQLite one writer at a time gives the
+same guarantee.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import psycopg
+from psycopg import sql
+
+from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.adapters.settings import Settings
+from dispatchledger.adapters.sqlalchemy_projections import (
+    SQLAlchemyProjectionStore,
+    postgres_conninfo,
+    projection_engine,
+)
+from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.projections.framework import Projection
+from dispatchledger.projections.read_models import default_projections
+from dispatchledger.projections.service import ReadModels
+
+logger = logging.getLogger(__name__)
+
+
+class Waiter(Protocol):
+    """Blocks until new events may exist, or for at most ``seconds``."""
+
+    def wait(self, seconds: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PollingWaiter:
+    """Waits by sleeping: used on SQLite and in memory."""
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ListenWaiter:
+    """Waits for the NOTIFY the PostgreSQL recorder sends on every insert."""
+
+    def __init__(self, conninfo: str, channel: str) -> None:
+        self.conninfo = conninfo
+        self.channel = channel
+        self.connection: psycopg.Connection[Any] | None = None
+
+    def wait(self, seconds: float) -> None:
+        # Listening starts at the first wait; a notification sent before it is
+        # covered by the timeout, after which the caller catches up anyway.
+        if self.connection is None:
+            self.connection = psycopg.connect(self.conninfo, autocommit=True)
+            listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+            self.connection.execute(listen)
+        for _ in self.connection.notifies(timeout=seconds, stop_after=1):
+            logger.debug("woken by a notification on %s", self.channel)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+class LedgerEventLog:
+    """Reads the ledger's notifications in batches and decodes them on demand."""
+
+    def __init__(self, ledger: DispatchLedger, waiter: Waiter) -> None:
+        self.ledger = ledger
+        self.waiter = waiter
+
+    def read(
+        self, after: int, limit: int, until: int | None = None
+    ) -> Sequence[tuple[int, str, Any]]:
+        if until is not None and until <= after:
+            return []
+        notifications = self.ledger.recorder.select_notifications(
+            start=after, limit=limit, stop=until, inclusive_of_start=False
+        )
+        return [(n.id, n.topic, n) for n in notifications]
+
+    def decode(self, record: Any) -> Any:
+        return self.ledger.mapper.to_domain_event(record)
+
+    def head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def wait(self, seconds: float) -> None:
+        self.waiter.wait(seconds)
+
+    def close(self) -> None:
+        self.waiter.close()
+
+
+def open_read_models(
+    url: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    ledger: DispatchLedger | None = None,
+    projections: Sequence[Projection] | None = None,
+) -> ReadModels:
+    """Open the read models on ``url`` (the ledger's database).
+
+    ``ledger`` reuses an open ledger (needed for ``memory://``, whose events live
+    in that ledger only); ``projections`` replaces the default set, e.g. to add
+    one.
+    """
+    settings = Settings.from_env(env)
+    if url is not None:
+        settings = Settings(
+            database_url=url,
+            lock_timeout_seconds=settings.lock_timeout_seconds,
+            batch_size=settings.batch_size,
+        )
+    owned = ledger is None
+    source = ledger if ledger is not None else open_ledger(settings.database_url)
+    waiter = _waiter(settings, source)
+    log = LedgerEventLog(source, waiter)
+
+    def close() -> None:
+        waiter.close()
+        if owned:
+            source.close()
+
+    return ReadModels(
+        SQLAlchemyProjectionStore(projection_engine(settings)),
+        log,
+        default_projections() if projections is None else projections,
+        settings.batch_size,
+        on_close=close,
+    )
+
+
+def _waiter(settings: Settings, ledger: DispatchLedger) -> Waiter:
+    if settings.backend != "postgresql":
+        return PollingWaiter()
+    conninfo, _schema = postgres_conninfo(settings.url)
+    channel = getattr(ledger.recorder, "channel_name", "")
+    return ListenWaiter(conninfo, channel) if channel else PollingWaiter()
+
+
+__all__ = ["LedgerEventLog", "ListenWaiter", "PollingWaiter", "open_read_models"]
