@@ -26,7 +26,7 @@ from dispatchledger.projections.framework import (
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-"""Called after each batch with (last applied notification id, target id)."""
+"""Called after each batch with (notifications read so far, notifications to read)."""
 
 SWAP_ATTEMPTS = 5
 
@@ -102,7 +102,7 @@ class ProjectionRunner:
         if not positions:
             return 0
         topics = frozenset().union(*(p.topics for p in targets.values()))
-        cursor = min(positions.values())
+        cursor = first = min(positions.values())
         goal = until if until is not None else self.log.head()
         decoded = 0
         while records := self.log.read(cursor, self.batch_size, until):
@@ -124,7 +124,7 @@ class ProjectionRunner:
             positions.update(moved)
             self._report(targets, records, changes, started, cursor)
             if progress is not None:
-                progress(cursor, max(goal, cursor))
+                progress(cursor - first, max(goal, cursor) - first)
         return decoded
 
     @staticmethod
