@@ -228,8 +228,12 @@ class SQLAlchemyProjectionStore:
         times = [c.name for c in table.columns if c.kind == "time"]
         with self._read() as conn:
             result = conn.execution_options(yield_per=_STREAM_CHUNK).execute(statement)
-            for row in result.mappings():
-                yield _aware(dict(row), times)
+            try:
+                for row in result.mappings():
+                    yield _aware(dict(row), times)
+            finally:
+                # A reader that stops early must not leave a server cursor open.
+                result.close()
 
     def _ordered(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         # Keys are compared in code-point order; PostgreSQL's default collation

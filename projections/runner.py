@@ -106,6 +106,8 @@ class ProjectionRunner:
         goal = until if until is not None else self.log.head()
         decoded = 0
         while records := self.log.read(cursor, self.batch_size, until):
+            if records[-1][0] <= cursor:
+                break  # a feed that only repeated what was applied
             started = time.perf_counter()
             changes = {name: Changes(p.tables) for name, p in targets.items()}
             for log_id, topic, record in records:

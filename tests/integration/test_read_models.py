@@ -1,0 +1,256 @@
+"""Read models end to end: exactly-once projecting, restarts and rebuilds."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from read_model_scenarios import WEEKLY_NEWS, WELCOME, Minter, at
+
+from dispatchledger.adapters import open_ledger
+from dispatchledger.adapters.read_side import LedgerEventLog, open_read_models
+from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.events import MessageDispatched
+from dispatchledger.projections.framework import Changes, Column, Table
+from dispatchledger.projections.read_models import (
+    USER_DISPATCHES,
+    DispatchesByUser,
+    default_projections,
+)
+from dispatchledger.projections.service import ReadModels
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def minter() -> Minter:
+    return Minter("d")
+
+
+@pytest.fixture
+def ledger(url: str, minter: Minter) -> Iterator[DispatchLedger]:
+    opened = open_ledger(url, mint=minter, mint_entry=Minter("e"))
+    opened.define_campaign(WEEKLY_NEWS, at=at(0))
+    yield opened
+    opened.close()
+
+
+def read_models(url: str, ledger: DispatchLedger, **kw: Any) -> ReadModels:
+    return open_read_models(url, ledger=ledger, **kw)
+
+
+def test_k09_crash_before_the_position_is_saved_then_restart(
+    url: str, ledger: DispatchLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1", "u2"], at=at(1)
+    )
+    crashing = read_models(url, ledger)
+
+    def crash(*_: object) -> None:
+        raise RuntimeError("killed after writing rows, before saving the position")
+
+    monkeypatch.setattr(crashing.store, "_save_positions", crash)
+    with pytest.raises(RuntimeError):
+        crashing.catch_up()
+    crashing.close()
+    restarted = read_models(url, ledger)
+    restarted.catch_up()
+
+    view = restarted.transmission("campaign", "weekly-news", "w1")
+    assert view is not None
+    assert view.audience_size == 2
+    assert view.recipients_per_channel == {"email": 2, "push": 2}
+    assert len(restarted.by_dispatch("d-1")) == 4
+    head = ledger.recorder.max_notification_id()
+    assert set(restarted.positions().values()) == {head}
+    assert all(r.identical for r in restarted.rebuild(check_only=True))
+    restarted.close()
+
+
+class RedeliveringLog(LedgerEventLog):
+    """Hands out every batch again from the start of the log: a duplicate feed."""
+
+    def read(
+        self, after: int, limit: int, until: int | None = None
+    ) -> Sequence[tuple[int, str, Any]]:
+        return super().read(max(0, after - limit), limit * 2, until)
+
+
+def test_k09_a_redelivered_notification_is_a_no_op(
+    url: str, ledger: DispatchLedger
+) -> None:
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1", "u2"], at=at(1)
+    )
+    models = read_models(url, ledger)
+    models.catch_up()
+    before = list(models.store.rows(USER_DISPATCHES))
+    models.runner.log = RedeliveringLog(ledger, models.log.waiter)
+    models.runner.batch_size = 2
+
+    again = models.catch_up()
+
+    assert again == 0
+    assert list(models.store.rows(USER_DISPATCHES)) == before
+    assert all(r.identical for r in models.rebuild(check_only=True))
+    models.close()
+
+
+def test_k16_restart_after_sixty_of_a_hundred_sends(
+    url: str, ledger: DispatchLedger
+) -> None:
+    ledger.define_campaign(WELCOME, at=at(0))
+    for number in range(100):
+        ledger.trigger(
+            campaign_id="welcome", user_id=f"u{number:03}", trigger_id=f"t{number}"
+        )
+    first = read_models(url, ledger)
+    first.runner.batch_size = 10
+    stopped_at: list[int] = []
+
+    def stop_after_sixty_sends(done: int, total: int) -> None:
+        sends = len(list(first.store.rows(USER_DISPATCHES))) // 2
+        if sends >= 60:
+            stopped_at.append(sends)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        first.catch_up(progress=stop_after_sixty_sends)
+    first.close()
+    second = read_models(url, ledger)
+    second.catch_up()
+
+    assert 60 <= stopped_at[0] < 100
+    users = [r["user_id"] for r in second.store.rows(USER_DISPATCHES)]
+    assert users == [f"u{n:03}" for n in range(100) for _channel in (1, 2)]
+    assert all(r.identical for r in second.rebuild(check_only=True))
+    second.close()
+
+
+MESSAGES_BY_CHANNEL = Table(
+    "t_messages_by_channel",
+    (Column("channel"), Column("user_id"), Column("version", "int")),
+    key=("channel", "user_id", "version"),
+)
+
+
+class MessagesByChannel:
+    """A projection added after the fact, as another area would add one."""
+
+    name = "messages_by_channel"
+    tables: tuple[Table, ...] = (MESSAGES_BY_CHANNEL,)
+    topics = frozenset({MessageDispatched.TOPIC})
+
+    def handle(self, event: Any, log_id: int, changes: Changes) -> None:
+        row = {
+            "channel": event.channel,
+            "user_id": event.user_id,
+            "version": event.originator_version,
+        }
+        changes.add(MESSAGES_BY_CHANNEL, row)
+
+
+def test_k16_a_new_projection_is_built_from_the_log_without_side_effects(
+    url: str, ledger: DispatchLedger, minter: Minter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1", "u2"], at=at(1)
+    )
+    head = ledger.recorder.max_notification_id()
+    minted = list(minter.minted)
+    models = read_models(
+        url, ledger, projections=[*default_projections(), MessagesByChannel()]
+    )
+    if url.startswith("sqlite"):
+        # Nothing may leave the machine: any socket connection fails the test.
+        def refuse(*_: object) -> None:
+            raise AssertionError("a rebuild tried to call out")
+
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+
+    (report,) = models.rebuild(["messages_by_channel"])
+
+    assert report.switched
+    assert report.tables[0].rebuilt_rows == 4
+    assert ledger.recorder.max_notification_id() == head
+    assert len(ledger.recorder.select_notifications(None, 10_000)) == head
+    assert minter.minted == minted
+    channels = [r["channel"] for r in models.store.rows(MESSAGES_BY_CHANNEL)]
+    assert channels == ["email", "email", "push", "push"]
+    models.close()
+
+
+class FailingAfter(DispatchesByUser):
+    """Dispatches by user that fails on its third message: a rebuild crash."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def handle(self, event: Any, log_id: int, changes: Changes) -> None:
+        self.seen += 1
+        if self.seen == 3:
+            raise RuntimeError("rebuild process killed")
+        super().handle(event, log_id, changes)
+
+
+def test_k16_a_crashed_rebuild_leaves_live_untouched_then_completes(
+    url: str, ledger: DispatchLedger
+) -> None:
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1", "u2"], at=at(1)
+    )
+    live = read_models(url, ledger)
+    live.catch_up()
+    before = list(live.store.rows(USER_DISPATCHES))
+    live.close()
+    crashing = read_models(url, ledger, projections=[FailingAfter()])
+    crashing.runner.batch_size = 3
+
+    with pytest.raises(RuntimeError):
+        crashing.rebuild(["dispatches_by_user"])
+    crashing.close()
+    restarted = read_models(url, ledger)
+
+    assert list(restarted.store.rows(USER_DISPATCHES)) == before
+    assert len(restarted.by_user("u1")) == 2
+    (report,) = restarted.rebuild(["dispatches_by_user"])
+    assert report.identical
+    assert report.switched
+    assert list(restarted.store.rows(USER_DISPATCHES)) == before
+    assert all(r.identical for r in restarted.rebuild(check_only=True))
+    restarted.close()
+
+
+def test_rebuild_reports_rows_that_differ_from_the_log(
+    url: str, ledger: DispatchLedger
+) -> None:
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1"], at=at(1)
+    )
+    models = read_models(url, ledger)
+    models.catch_up()
+    tampered = Changes([USER_DISPATCHES])
+    row, _push = models.store.rows(USER_DISPATCHES)
+    tampered.put(USER_DISPATCHES, {**row, "dispatch_id": "forged", "sent_at": 0})
+    models.store.write({"dispatches_by_user": tampered}, {})
+
+    (check,) = models.rebuild(["dispatches_by_user"], check_only=True)
+    (fixed,) = models.rebuild(["dispatches_by_user"])
+
+    assert not check.identical
+    assert not check.switched
+    table = check.tables[0]
+    assert (table.only_in_live, table.only_in_rebuilt, table.differing) == (0, 0, 1)
+    assert table.differing_examples[0].live["dispatch_id"] == "forged"
+    assert table.differing_examples[0].rebuilt["dispatch_id"] == "d-1"
+    assert not fixed.identical
+    assert fixed.switched
+    assert {m.dispatch_id for m in models.by_user("u1")} == {"d-1"}
+    models.close()
