@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -216,12 +217,32 @@ def dispatches(
     _print_rows(as_json(rows))
 
 
+MESSAGE_COLUMNS = {
+    "user_id": "user",
+    "program_id": "program",
+    "step_id": "step",
+    "channel": "channel",
+    "dispatch_id": "dispatch id",
+    "sent_at": "sent at",
+}
+ARRIVAL_COLUMNS = {
+    "user_id": "user",
+    "step_id": "step",
+    "entry_id": "journey",
+    "dispatch_id": "dispatch id",
+    "arrived_at": "arrived at",
+}
+
+
 def _print_rows(rows: list[dict[str, Any]]) -> None:
     if not rows:
         out_console.print("no dispatches")
         return
-    columns = [c for c in rows[0] if any(row[c] is not None for row in rows)]
-    table = Table(*columns)
+    names = MESSAGE_COLUMNS if "channel" in rows[0] else ARRIVAL_COLUMNS
+    columns = list(names)
+    table = Table(box=box.SIMPLE)
+    for column in columns:
+        table.add_column(names[column], overflow="fold")
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     out_console.print(table)
