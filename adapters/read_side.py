@@ -1,13 +1,11 @@
 """Opening the read side: the ledger's notification log, waiting on it, wiring.
 
-The log as the projections read it:
-
-On PostgreSQL the ledger's recorder takes an exclusive lock on the events table
-for each insert, so notification ids are committed in increasing order: once a
-reader has seen id N, no transaction can later commit an id below N. Reading
-``id > position`` therefore skips nothing (ids of rolled-back inserts stay gaps
-for ever and are simply never seen). On SQLite one writer at a time gives the
-same guarantee.
+Why reading ``id > position`` never skips an event: on PostgreSQL the ledger's
+recorder locks the events table (EXCLUSIVE mode) for each insert until it commits,
+so notification ids are committed in increasing order. Once a reader has seen id
+N, no transaction can later commit an id below N (ids of rolled-back inserts stay
+gaps for ever and are never seen). On SQLite one writer at a time gives the same
+guarantee.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import psycopg
+from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
 from psycopg import sql
 
 from dispatchledger.adapters.bootstrap import open_ledger
@@ -27,7 +26,10 @@ from dispatchledger.adapters.sqlalchemy_projections import (
     postgres_conninfo,
     projection_engine,
 )
-from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.application import (
+    DispatchLedger,
+    translate_persistence_error,
+)
 from dispatchledger.projections.framework import Projection
 from dispatchledger.projections.read_models import default_projections
 from dispatchledger.projections.service import ReadModels
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 class Waiter(Protocol):
     """Blocks until new events may exist, or for at most ``seconds``."""
 
+    def listen(self) -> None: ...
+
     def wait(self, seconds: float) -> None: ...
 
     def close(self) -> None: ...
@@ -45,6 +49,9 @@ class Waiter(Protocol):
 
 class PollingWaiter:
     """Waits by sleeping: used on SQLite and in memory."""
+
+    def listen(self) -> None:
+        """Nothing to set up: every wait is a poll."""
 
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -61,14 +68,18 @@ class ListenWaiter:
         self.channel = channel
         self.connection: psycopg.Connection[Any] | None = None
 
-    def wait(self, seconds: float) -> None:
-        # Listening starts at the first wait; a notification sent before it is
-        # covered by the timeout, after which the caller catches up anyway.
+    def listen(self) -> None:
+        self._connected()
+
+    def _connected(self) -> psycopg.Connection[Any]:
         if self.connection is None:
             self.connection = psycopg.connect(self.conninfo, autocommit=True)
             listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
             self.connection.execute(listen)
-        for _ in self.connection.notifies(timeout=seconds, stop_after=1):
+        return self.connection
+
+    def wait(self, seconds: float) -> None:
+        for _ in self._connected().notifies(timeout=seconds, stop_after=1):
             logger.debug("woken by a notification on %s", self.channel)
 
     def close(self) -> None:
@@ -89,16 +100,25 @@ class LedgerEventLog:
     ) -> Sequence[tuple[int, str, Any]]:
         if until is not None and until <= after:
             return []
-        notifications = self.ledger.recorder.select_notifications(
-            start=after, limit=limit, stop=until, inclusive_of_start=False
-        )
+        try:
+            notifications = self.ledger.recorder.select_notifications(
+                start=after, limit=limit, stop=until, inclusive_of_start=False
+            )
+        except LibraryPersistenceError as error:
+            raise translate_persistence_error(error) from error
         return [(n.id, n.topic, n) for n in notifications]
 
     def decode(self, record: Any) -> Any:
         return self.ledger.mapper.to_domain_event(record)
 
     def head(self) -> int:
-        return self.ledger.recorder.max_notification_id() or 0
+        try:
+            return self.ledger.recorder.max_notification_id() or 0
+        except LibraryPersistenceError as error:
+            raise translate_persistence_error(error) from error
+
+    def listen(self) -> None:
+        self.waiter.listen()
 
     def wait(self, seconds: float) -> None:
         self.waiter.wait(seconds)

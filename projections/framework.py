@@ -146,6 +146,11 @@ class EventLog(Protocol):
         """The highest notification id recorded, 0 when the log is empty."""
         ...  # pragma: no cover
 
+    def listen(self) -> None:
+        """Start noticing new events; called before the first catch-up of a
+        follower so that no event recorded meanwhile goes unnoticed."""
+        ...  # pragma: no cover
+
     def wait(self, seconds: float) -> None:
         """Return when new events may have arrived, or after ``seconds``."""
         ...  # pragma: no cover

@@ -86,6 +86,7 @@ class ProjectionRunner:
     ) -> int:
         """Catch up, then keep catching up as events arrive, until ``stopped()``."""
         applied = 0
+        self.log.listen()
         while not stopped():
             applied += self.catch_up(names)
             self.log.wait(wait_seconds)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -254,3 +256,84 @@ def test_rebuild_reports_rows_that_differ_from_the_log(
     assert fixed.switched
     assert {m.dispatch_id for m in models.by_user("u1")} == {"d-1"}
     models.close()
+
+
+def test_follow_projects_events_as_they_are_recorded(
+    url: str, ledger: DispatchLedger
+) -> None:
+    models = read_models(url, ledger)
+    stop = threading.Event()
+    # On PostgreSQL a long poll shows the follower is woken by notifications.
+    wait = 30.0 if url.startswith("postgresql") else 0.05
+    follower = threading.Thread(target=models.follow, args=(stop.is_set, wait))
+    follower.start()
+    time.sleep(0.2)
+
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1"], at=at(1)
+    )
+    deadline = time.monotonic() + 10
+    while not models.by_user("u1") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    seen_after = time.monotonic() + 10 - deadline
+    stop.set()
+    # The follower sees the stop flag when the next event wakes it.
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w2", audience=["u2"], at=at(2)
+    )
+    follower.join(timeout=40)
+
+    assert [m.channel for m in models.by_user("u1")] == ["email", "push"]
+    assert seen_after < 5
+    assert not follower.is_alive()
+    models.close()
+
+
+@pytest.mark.postgres
+def test_k07_a_send_committed_later_with_a_lower_id_is_not_skipped(
+    fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = open_ledger(fresh_postgres_url)
+    slow.define_campaign(WELCOME, at=at(0))
+    fast = open_ledger(fresh_postgres_url)
+    models = read_models(fresh_postgres_url, fast)
+    models.catch_up()
+    inserted, release = threading.Event(), threading.Event()
+    fetch_ids = slow.recorder._fetch_ids_after_insert_events
+
+    def hold_open(*args: Any, **kw: Any) -> Any:
+        inserted.set()
+        release.wait(timeout=10)
+        return fetch_ids(*args, **kw)
+
+    monkeypatch.setattr(slow.recorder, "_fetch_ids_after_insert_events", hold_open)
+    first = threading.Thread(
+        target=slow.trigger, kwargs={"campaign_id": "welcome", "user_id": "u1"}
+    )
+    second = threading.Thread(
+        target=fast.trigger, kwargs={"campaign_id": "welcome", "user_id": "u2"}
+    )
+    first.start()
+    assert inserted.wait(timeout=10)
+    second.start()
+    time.sleep(0.5)
+    models.catch_up()
+    seen_while_open = {row["user_id"] for row in models.store.rows(USER_DISPATCHES)}
+    second_waited = second.is_alive()
+    release.set()
+    first.join()
+    second.join()
+    models.catch_up()
+
+    assert seen_while_open == set()
+    assert second_waited
+    assert {row["user_id"] for row in models.store.rows(USER_DISPATCHES)} == {
+        "u1",
+        "u2",
+    }
+    head = fast.recorder.max_notification_id()
+    assert set(models.positions().values()) == {head}
+    assert all(r.identical for r in models.rebuild(check_only=True))
+    models.close()
+    slow.close()
+    fast.close()
