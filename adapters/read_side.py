@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -96,13 +96,21 @@ class LedgerEventLog:
         self.waiter = waiter
 
     def read(
-        self, after: int, limit: int, until: int | None = None
+        self,
+        after: int,
+        limit: int,
+        until: int | None = None,
+        topics: Collection[str] = (),
     ) -> Sequence[tuple[int, str, Any]]:
         if until is not None and until <= after:
             return []
         try:
             notifications = self.ledger.recorder.select_notifications(
-                start=after, limit=limit, stop=until, inclusive_of_start=False
+                start=after,
+                limit=limit,
+                stop=until,
+                topics=sorted(topics),
+                inclusive_of_start=False,
             )
         except LibraryPersistenceError as error:
             raise translate_persistence_error(error) from error

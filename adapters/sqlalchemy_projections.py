@@ -62,6 +62,7 @@ class SQLAlchemyProjectionStore:
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
         self._index_cache: dict[str, list[sa.Index]] = {}
+        self._statements: dict[tuple[str, bool], tuple[str, tuple[str, ...]]] = {}
         self.positions_table = sa.Table(
             POSITIONS,
             self.metadata,
@@ -183,13 +184,36 @@ class SQLAlchemyProjectionStore:
     def _apply(self, conn: Connection, batch: Changes, suffix: str) -> None:
         for table_name, table_changes in batch.by_table.items():
             spec = batch.tables[table_name]
+            for rows, replace in (
+                (table_changes.adds, False),
+                (table_changes.puts, True),
+            ):
+                if rows:
+                    sql, order = self._bulk_statement(spec, suffix, replace)
+                    params: list[Any] = list(rows.values())
+                    if order:
+                        params = [tuple(map(row.__getitem__, order)) for row in params]
+                    conn.exec_driver_sql(sql, params)
+
+    def _bulk_statement(
+        self, spec: Table, suffix: str, replace: bool
+    ) -> tuple[str, tuple[str, ...]]:
+        """The driver's SQL of a bulk add or put, and its parameters' order.
+
+        Compiled once per table: a batch then costs one ``executemany`` with the
+        rows as they are (named parameters) or as tuples (positional ones), not
+        a statement built per row. The order is empty for named parameters.
+        """
+        cache_key = (spec.name + suffix, replace)
+        found = self._statements.get(cache_key)
+        if found is None:
             table = self.table(spec, suffix)
-            if table_changes.adds:
-                rows = list(table_changes.adds.values())
-                conn.execute(self._upsert(table, spec, replace=False), rows)
-            if table_changes.puts:
-                rows = list(table_changes.puts.values())
-                conn.execute(self._upsert(table, spec, replace=True), rows)
+            statement = self._upsert(table, spec, replace)
+            compiled = statement.compile(dialect=self.engine.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else ()
+            found = (str(compiled), order)
+            self._statements[cache_key] = found
+        return found
 
     def _upsert(self, table: sa.Table, spec: Table, replace: bool) -> Any:
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
@@ -233,6 +257,19 @@ class SQLAlchemyProjectionStore:
                     yield _aware(dict(row), times)
             finally:
                 # A reader that stops early must not leave a server cursor open.
+                result.close()
+
+    def values(self, table: Table, suffix: str = "") -> Iterator[tuple[Any, ...]]:
+        sa_table = self.table(table, suffix)
+        order = [self._ordered(sa_table.c[name]) for name in table.key]
+        columns = [sa_table.c[name] for name in table.column_names]
+        statement = sa.select(*columns).order_by(*order)
+        with self._read() as conn:
+            result = conn.execution_options(yield_per=_STREAM_CHUNK).execute(statement)
+            try:
+                for partition in result.partitions():
+                    yield from partition
+            finally:
                 result.close()
 
     def _ordered(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatchledger.projections.framework import Row, Table
+from dispatchledger.projections.framework import Table, from_micros
 
 EXAMPLES = 5
 """How many rows of each kind of difference a report lists."""
@@ -57,8 +56,14 @@ class ProjectionReport(BaseModel):
     tables: list[TableReport]
 
 
-def _plain(row: Row) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+def _plain(table: Table, values: Sequence[Any]) -> dict[str, Any]:
+    """A stored row as JSON-ready data: named columns, times in ISO 8601."""
+    row: dict[str, Any] = {}
+    for column, value in zip(table.columns, values, strict=True):
+        if column.kind == "time" and value is not None:
+            value = from_micros(value).isoformat()
+        row[column.name] = value
+    return row
 
 
 class _Tally:
@@ -70,19 +75,18 @@ class _Tally:
         self.only_rebuilt: list[dict[str, Any]] = []
         self.changed: list[RowDifference] = []
 
-    def only_in(self, side: str, row: Row) -> None:
+    def only_in(self, side: str, row: Sequence[Any]) -> None:
         self.counts[f"only_{side}"] += 1
         examples = self.only_live if side == "live" else self.only_rebuilt
         if len(examples) < EXAMPLES:
-            examples.append(_plain(row))
+            examples.append(_plain(self.table, row))
 
-    def differ(self, live: Row, rebuilt: Row) -> None:
+    def differ(self, live: Sequence[Any], rebuilt: Sequence[Any]) -> None:
         self.differing += 1
         if len(self.changed) < EXAMPLES:
-            key = {name: live[name] for name in self.table.key}
-            self.changed.append(
-                RowDifference(key=key, live=_plain(live), rebuilt=_plain(rebuilt))
-            )
+            before, after = _plain(self.table, live), _plain(self.table, rebuilt)
+            key = {name: before[name] for name in self.table.key}
+            self.changed.append(RowDifference(key=key, live=before, rebuilt=after))
 
     def report(self) -> TableReport:
         return TableReport(
@@ -98,29 +102,45 @@ class _Tally:
         )
 
 
-def _counted(rows: Iterable[Row], tally: _Tally, side: str) -> Iterator[Row]:
+Values = Sequence[Any]
+
+
+def _counted(rows: Iterable[Values], tally: _Tally, side: str) -> Iterator[Values]:
     for row in rows:
         tally.counts[side] += 1
         yield row
 
 
 def compare_tables(
-    table: Table, live: Iterable[Row], rebuilt: Iterable[Row]
+    table: Table, live: Iterable[Values], rebuilt: Iterable[Values]
 ) -> TableReport:
-    """Merge two key-ordered row streams and tally the differences."""
+    """Merge two key-ordered streams of stored rows and tally the differences.
+
+    Rows are values in column order, as :meth:`ProjectionStore.values` gives
+    them, so times compare as the exact integers stored.
+    """
     tally = _Tally(table)
+    key = table.key_of_values
     left = _counted(live, tally, "live")
     right = _counted(rebuilt, tally, "rebuilt")
     a, b = next(left, None), next(right, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and table.key_of(a) < table.key_of(b)):
-            tally.only_in("live", a)  # type: ignore[arg-type]
-            a = next(left, None)
-        elif a is None or table.key_of(b) < table.key_of(a):
-            tally.only_in("rebuilt", b)
-            b = next(right, None)
-        else:
+    while a is not None and b is not None:
+        ka, kb = key(a), key(b)
+        if ka == kb:
             if a != b:
                 tally.differ(a, b)
             a, b = next(left, None), next(right, None)
+        elif ka < kb:
+            tally.only_in("live", a)
+            a = next(left, None)
+        else:
+            tally.only_in("rebuilt", b)
+            b = next(right, None)
+    for rest, side in ((a, "live"), (b, "rebuilt")):
+        if rest is not None:
+            tally.only_in(side, rest)
+    for row in left:
+        tally.only_in("live", row)
+    for row in right:
+        tally.only_in("rebuilt", row)
     return tally.report()

@@ -18,9 +18,11 @@ projecting exactly-once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from operator import itemgetter
 from typing import Any, Literal, Protocol
 
 ColumnKind = Literal["text", "int", "time"]
@@ -61,16 +63,24 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
 
-    def key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(row[name] for name in self.key)
+    @cached_property
+    def key_of(self) -> Callable[[Mapping[str, Any]], Any]:
+        """The key of a row given as a mapping (a value, or a tuple of values)."""
+        return itemgetter(*self.key)
+
+    @cached_property
+    def key_of_values(self) -> Callable[[Sequence[Any]], Any]:
+        """The key of a row given as values in column order."""
+        names = self.column_names
+        return itemgetter(*(names.index(name) for name in self.key))
 
 
 @dataclass
 class TableChanges:
     """The rows one batch adds and puts into one table, each key once."""
 
-    adds: dict[tuple[Any, ...], Row] = field(default_factory=dict)
-    puts: dict[tuple[Any, ...], Row] = field(default_factory=dict)
+    adds: dict[Any, Row] = field(default_factory=dict)
+    puts: dict[Any, Row] = field(default_factory=dict)
 
 
 class Changes:
@@ -133,9 +143,14 @@ class EventLog(Protocol):
     """The application's notification log, read in order, decoded lazily."""
 
     def read(
-        self, after: int, limit: int, until: int | None = None
+        self,
+        after: int,
+        limit: int,
+        until: int | None = None,
+        topics: Collection[str] = (),
     ) -> Sequence[tuple[int, str, Any]]:
-        """Up to ``limit`` (id, topic, stored record) with after < id <= until."""
+        """Up to ``limit`` (id, topic, stored record) with after < id <= until,
+        in id order; only of the given topics when any are given."""
         ...  # pragma: no cover
 
     def decode(self, record: Any) -> Any:
@@ -183,6 +198,11 @@ class ProjectionStore(Protocol):
 
     def rows(self, table: Table, suffix: str = "") -> Iterator[Row]:
         """Every row of the table, ordered by its key (code-point order)."""
+        ...  # pragma: no cover
+
+    def values(self, table: Table, suffix: str = "") -> Iterator[tuple[Any, ...]]:
+        """Every row as stored (values in column order, times as integers),
+        ordered by key as :meth:`rows` is: the fast path for comparing tables."""
         ...  # pragma: no cover
 
     def select(

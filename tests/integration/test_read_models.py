@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -80,9 +80,13 @@ class RedeliveringLog(LedgerEventLog):
     """Hands out every batch again from the start of the log: a duplicate feed."""
 
     def read(
-        self, after: int, limit: int, until: int | None = None
+        self,
+        after: int,
+        limit: int,
+        until: int | None = None,
+        topics: Collection[str] = (),
     ) -> Sequence[tuple[int, str, Any]]:
-        return super().read(max(0, after - limit), limit * 2, until)
+        return super().read(max(0, after - limit), limit * 2, until, topics)
 
 
 def test_k09_a_redelivered_notification_is_a_no_op(

@@ -165,34 +165,41 @@ def test_lineage_keeps_each_arrival_of_a_journey_in_order() -> None:
 
 
 def test_comparison_counts_each_kind_of_difference() -> None:
-    live = [
-        {"key": "a", "text": "same"},
-        {"key": "b", "text": "old"},
-        {"key": "c", "text": "gone"},
-    ]
-    rebuilt = [
-        {"key": "a", "text": "same"},
-        {"key": "b", "text": "new"},
-        {"key": "d", "text": "fresh"},
-    ]
+    live = [("a", "same"), ("b", "old"), ("c", "gone"), ("e", "late")]
+    rebuilt = [("a", "same"), ("b", "new"), ("d", "fresh")]
 
     report = compare_tables(NOTES, iter(live), iter(rebuilt))
 
-    assert (report.live_rows, report.rebuilt_rows) == (3, 3)
-    assert (report.only_in_live, report.only_in_rebuilt, report.differing) == (1, 1, 1)
-    assert report.only_in_live_examples == [{"key": "c", "text": "gone"}]
+    assert (report.live_rows, report.rebuilt_rows) == (4, 3)
+    assert (report.only_in_live, report.only_in_rebuilt, report.differing) == (2, 1, 1)
+    assert report.only_in_live_examples == [
+        {"key": "c", "text": "gone"},
+        {"key": "e", "text": "late"},
+    ]
     assert report.only_in_rebuilt_examples == [{"key": "d", "text": "fresh"}]
     assert report.differing_examples[0].key == {"key": "b"}
+    assert report.differing_examples[0].live == {"key": "b", "text": "old"}
     assert not report.identical
 
 
+def test_comparison_shows_times_of_differing_rows_in_iso_8601() -> None:
+    table = Table("sends", (Column("key"), Column("at", "time")), key=("key",))
+
+    report = compare_tables(table, iter([("a", 0)]), iter([("a", 1_000_000)]))
+
+    assert report.differing_examples[0].rebuilt == {
+        "key": "a",
+        "at": "1970-01-01T00:00:01+00:00",
+    }
+
+
 def test_comparison_of_equal_tables_is_identical() -> None:
-    rows = [{"key": "a", "text": "x"}]
+    rows = [("a", "x"), ("b", "y")]
 
     report = compare_tables(NOTES, iter(rows), iter(list(rows)))
 
     assert report.identical
-    assert report.differing_examples == []
+    assert (report.live_rows, report.rebuilt_rows) == (2, 2)
 
 
 def test_chart_labels_are_escaped_for_mermaid() -> None:
