@@ -244,3 +244,15 @@ def test_database_errors_become_persistence_errors(
 
     with pytest.raises(PersistenceError):
         list(store.rows(unknown))
+
+
+def test_values_are_stored_rows_in_key_order_with_times_as_integers(
+    store: SQLAlchemyProjectionStore,
+) -> None:
+    batch = changes(("add", send("u2", 1)), ("add", send("u1", 2, None)))
+    store.write({"sends": batch}, {"sends": 1})
+
+    assert list(store.values(SENDS)) == [
+        ("u1", 2, None, to_micros(SENT)),
+        ("u2", 1, "d1", to_micros(SENT)),
+    ]
