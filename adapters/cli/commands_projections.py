@@ -162,10 +162,13 @@ def _print_reports(reports: list[ProjectionReport]) -> None:
             for row in t.only_in_rebuilt_examples:
                 out_console.print(f"only in rebuilt {t.table}: {row}", highlight=False)
             for diff in t.differing_examples:
+                changed = ", ".join(
+                    f"{name} live {value!r} rebuilt {diff.rebuilt[name]!r}"
+                    for name, value in diff.live.items()
+                    if value != diff.rebuilt[name]
+                )
                 out_console.print(
-                    f"differs in {t.table}: {diff.key}: live {diff.live}"
-                    f" rebuilt {diff.rebuilt}",
-                    highlight=False,
+                    f"differs in {t.table} {diff.key}: {changed}", highlight=False
                 )
         verdict = "identical" if report.identical else "DIFFERENT"
         action = "switched" if report.switched else "not switched"
