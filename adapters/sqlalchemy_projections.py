@@ -174,12 +174,35 @@ class SQLAlchemyProjectionStore:
         return dict(rows)
 
     def write(
-        self, changes: Mapping[str, Changes], positions: Mapping[str, int]
-    ) -> None:
+        self,
+        changes: Mapping[str, Changes],
+        positions: Mapping[str, int],
+        expected: Mapping[str, int] | None = None,
+    ) -> bool:
         with self._write() as conn:
+            if expected is not None and not self._still_at(conn, expected):
+                return False
             for name, batch in changes.items():
                 self._apply(conn, batch, suffix_of(name))
             self._save_positions(conn, positions)
+        return True
+
+    def _still_at(self, conn: Connection, expected: Mapping[str, int]) -> bool:
+        """Lock the positions and check that no other writer moved them."""
+        table = self.positions_table
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
+            table
+        )
+        # Rows must exist to be locked; position 0 means "nothing applied".
+        conn.execute(
+            insert.on_conflict_do_nothing(index_elements=["name"]),
+            [{"name": name, "position": 0} for name in expected],
+        )
+        statement = sa.select(table).where(table.c.name.in_(list(expected)))
+        if self.dialect == "postgresql":
+            statement = statement.with_for_update()
+        current: dict[str, int] = dict(conn.execute(statement).all())
+        return all(current.get(name, 0) == at for name, at in expected.items())
 
     def _apply(self, conn: Connection, batch: Changes, suffix: str) -> None:
         for table_name, table_changes in batch.by_table.items():

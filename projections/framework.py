@@ -187,12 +187,17 @@ class ProjectionStore(Protocol):
         ...  # pragma: no cover
 
     def write(
-        self, changes: Mapping[str, Changes], positions: Mapping[str, int]
-    ) -> None:
+        self,
+        changes: Mapping[str, Changes],
+        positions: Mapping[str, int],
+        expected: Mapping[str, int] | None = None,
+    ) -> bool:
         """In one transaction, apply the changes and save the positions.
 
         ``changes`` maps a position name to the changes under that name's suffix
-        (see :func:`suffix_of`).
+        (see :func:`suffix_of`). With ``expected``, nothing is written and False
+        is returned unless each named position still has the expected value
+        (0 when absent): two projectors of the same log never both apply a batch.
         """
         ...  # pragma: no cover
 

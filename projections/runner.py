@@ -98,8 +98,7 @@ class ProjectionRunner:
         until: int | None,
         progress: Progress | None = None,
     ) -> int:
-        stored = self.store.positions()
-        positions = {name: stored.get(name, 0) for name in targets}
+        positions = self._positions(targets)
         if not positions:
             return 0
         topics = frozenset().union(*(p.topics for p in targets.values()))
@@ -110,30 +109,60 @@ class ProjectionRunner:
             if records[-1][0] <= cursor:
                 break  # a feed that only repeated what was applied
             started = time.perf_counter()
-            changes = {name: Changes(p.tables) for name, p in targets.items()}
-            for log_id, topic, record in records:
-                if topic not in topics:
-                    continue
-                event: Any = None
-                for name, projection in targets.items():
-                    if log_id > positions[name] and topic in projection.topics:
-                        if event is None:
-                            event = self.log.decode(record)
-                            decoded += 1
-                        projection.handle(event, log_id, changes[name])
-            cursor = records[-1][0]
-            moved = {name: cursor for name, at in positions.items() if cursor > at}
-            self.store.write({name: changes[name] for name in moved}, moved)
+            changes, count = self._changes(targets, positions, records)
+            decoded += count
+            last = records[-1][0]
+            moved = {name: last for name, at in positions.items() if last > at}
+            before = {name: positions[name] for name in moved}
+            written = {name: changes[name] for name in moved}
+            if not self.store.write(written, moved, before):
+                # Another projector applied these events first: go on from the
+                # positions it saved.
+                logger.info("%s moved meanwhile; re-reading", ",".join(moved))
+                positions = self._positions(targets)
+                cursor = min(positions.values())
+                continue
+            cursor = last
             positions.update(moved)
             self._report(targets, records, changes, started, cursor)
             if progress is not None:
                 progress(cursor - first, max(goal, cursor) - first)
-        # Nothing the projections read lies between the last event read and the
-        # head seen at the start: their positions move there without a batch.
+        self._skip_to(goal, positions)
+        return decoded
+
+    def _positions(self, targets: Mapping[str, Projection]) -> dict[str, int]:
+        stored = self.store.positions()
+        return {name: stored.get(name, 0) for name in targets}
+
+    def _changes(
+        self,
+        targets: Mapping[str, Projection],
+        positions: Mapping[str, int],
+        records: Sequence[tuple[int, str, Any]],
+    ) -> tuple[dict[str, Changes], int]:
+        """The row changes of a batch per projection; events decoded once each."""
+        changes = {name: Changes(p.tables) for name, p in targets.items()}
+        decoded = 0
+        for log_id, topic, record in records:
+            event: Any = None
+            for name, projection in targets.items():
+                if log_id > positions[name] and topic in projection.topics:
+                    if event is None:
+                        event = self.log.decode(record)
+                        decoded += 1
+                    projection.handle(event, log_id, changes[name])
+        return changes, decoded
+
+    def _skip_to(self, goal: int, positions: Mapping[str, int]) -> None:
+        """Move positions over the events no projection reads, up to ``goal``.
+
+        Nothing the projections read lies between the last event read and the
+        head seen at the start, so no batch is needed.
+        """
         skipped = {name: goal for name, at in positions.items() if goal > at}
         if skipped:
-            self.store.write({}, skipped)
-        return decoded
+            before = {name: positions[name] for name in skipped}
+            self.store.write({}, skipped, before)
 
     @staticmethod
     def _report(

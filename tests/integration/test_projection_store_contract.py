@@ -256,3 +256,15 @@ def test_values_are_stored_rows_in_key_order_with_times_as_integers(
         ("u1", 2, None, to_micros(SENT)),
         ("u2", 1, "d1", to_micros(SENT)),
     ]
+
+
+def test_a_write_expecting_a_moved_position_writes_nothing(
+    store: SQLAlchemyProjectionStore,
+) -> None:
+    first = store.write({"s": changes(("add", send("u1", 1)))}, {"s": 3}, {"s": 0})
+
+    second = store.write({"s": changes(("add", send("u2", 1)))}, {"s": 3}, {"s": 0})
+
+    assert (first, second) == (True, False)
+    assert [r["user_id"] for r in store.rows(SENDS)] == ["u1"]
+    assert store.positions() == {"s": 3}

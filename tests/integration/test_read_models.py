@@ -341,3 +341,36 @@ def test_k07_a_send_committed_later_with_a_lower_id_is_not_skipped(
     models.close()
     slow.close()
     fast.close()
+
+
+def test_two_projectors_of_one_log_apply_each_event_once(
+    url: str, ledger: DispatchLedger
+) -> None:
+    ledger.define_campaign(WELCOME, at=at(0))
+    for number in range(40):
+        ledger.trigger(campaign_id="welcome", user_id=f"u{number:02}", at=at(1))
+    projectors = [read_models(url, ledger) for _ in range(2)]
+    for projector in projectors:
+        projector.runner.batch_size = 7
+    errors: list[BaseException] = []
+
+    def project(models: ReadModels) -> None:
+        try:
+            models.catch_up()
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=project, args=(p,)) for p in projectors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    rows = list(projectors[0].store.rows(USER_DISPATCHES))
+    assert [r["user_id"] for r in rows] == [f"u{n:02}" for n in range(40) for _ in "ab"]
+    head = ledger.recorder.max_notification_id()
+    assert set(projectors[0].positions().values()) == {head}
+    assert all(r.identical for r in projectors[1].rebuild(check_only=True))
+    for projector in projectors:
+        projector.close()
