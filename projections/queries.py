@@ -168,10 +168,15 @@ class DispatchQueries:
         self, program_kind: str, program_id: str, source_id: str
     ) -> TransmissionView | None:
         """A source of sends with its whole audience, or None if unknown."""
+        if program_kind not in ("campaign", "canvas"):
+            raise InvalidCommand(
+                f"program kind must be 'campaign' or 'canvas', not {program_kind!r}",
+                [{"field": "program_kind", "reason": "not campaign or canvas"}],
+            )
         key = {
             "program_kind": program_kind,
-            "program_id": program_id,
-            "source_id": source_id,
+            "program_id": _one(program_id, "program"),
+            "source_id": _one(source_id, "source"),
         }
         found = self.store.select(TRANSMISSIONS, key)
         return self._view(found[0], None) if found else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ from read_model_scenarios import WEEKLY_NEWS, WELCOME, Minter, at
 from dispatchledger.adapters import open_ledger
 from dispatchledger.adapters.read_side import LedgerEventLog, open_read_models
 from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.projections.framework import Changes, Column, Table
 from dispatchledger.projections.read_models import (
@@ -374,3 +376,35 @@ def test_two_projectors_of_one_log_apply_each_event_once(
     assert all(r.identical for r in projectors[1].rebuild(check_only=True))
     for projector in projectors:
         projector.close()
+
+
+def test_each_batch_is_logged_once_with_its_position(
+    url: str, ledger: DispatchLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["u1", "u2"], at=at(1)
+    )
+    models = read_models(url, ledger)
+    models.runner.batch_size = 3
+
+    with caplog.at_level(logging.INFO, logger="dispatchledger.projections.runner"):
+        models.catch_up(["dispatches_by_user"])
+
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert lines[0].startswith("projected 3 events (3 row changes)")
+    assert lines[1].startswith("projected 1 events (1 row changes)")
+    assert lines[1].split(" up to position ")[1].split()[0] == str(
+        ledger.recorder.max_notification_id() - 1
+    )
+    models.close()
+
+
+def test_queries_refuse_empty_ids(url: str, ledger: DispatchLedger) -> None:
+    models = read_models(url, ledger)
+
+    with pytest.raises(InvalidCommand, match="user must be a non-empty string"):
+        models.by_user("")
+    with pytest.raises(InvalidCommand, match="program kind"):
+        models.transmission("journey", "onboarding", "r1")
+    models.close()
