@@ -148,6 +148,7 @@ class SQLAlchemyProjectionStore:
                     conn.execution_options(**{_WRITE: True})
                     with conn.begin():
                         self.metadata.create_all(conn, tables=missing, checkfirst=True)
+                logger.info("created tables %s", ", ".join(t.name for t in missing))
                 return True
             except SQLAlchemyError as error:
                 # Another process created the same table between our check and
