@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 from read_model_scenarios import Minter, at, define_all
+from rich.console import Console
 from typer.testing import CliRunner
 
 from dispatchledger.adapters import open_ledger
-from dispatchledger.adapters.cli import app
+from dispatchledger.adapters.cli import app, commands_projections
 from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.projections.framework import Changes
 from dispatchledger.projections.read_models import STEP_DISPATCHES
@@ -180,3 +182,23 @@ def test_rebuild_of_an_unknown_projection_is_refused(db: str) -> None:
 
     assert result.exit_code == 2
     assert "unknown projection 'attribution'" in result.stderr
+
+
+def test_a_terminal_gets_a_progress_bar_with_rate_and_time_left(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100)
+    monkeypatch.setattr(commands_projections, "err_console", terminal)
+
+    result = runner.invoke(
+        app,
+        ["rebuild", "--db", db, "--check", "--json", "lineage"],
+        env={"DISPATCHLEDGER_BATCH_SIZE": "2"},
+    )
+
+    assert result.exit_code == 0
+    drawn = screen.getvalue()
+    assert "rebuilding" in drawn
+    assert "/s" in drawn
+    assert json.loads(result.stdout)["identical"] is True
