@@ -61,7 +61,6 @@ class SQLAlchemyProjectionStore:
         self.dialect = engine.dialect.name
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
-        self._index_cache: dict[str, list[sa.Index]] = {}
         self._statements: dict[tuple[str, bool], tuple[str, tuple[str, ...]]] = {}
         self.positions_table = sa.Table(
             POSITIONS,
@@ -107,33 +106,18 @@ class SQLAlchemyProjectionStore:
             *columns,
             sa.PrimaryKeyConstraint(*spec.key, name=f"pk_{name}"),
         )
+        if not suffix:
+            # Secondary indexes belong to live tables only (created with them,
+            # in the same transaction); rebuilt tables get theirs when they
+            # become live, so filling them stays a plain bulk load.
+            for i, names in enumerate(spec.indexes):
+                sa.Index(f"ix_{name}_{i}", *(table.c[n] for n in names))
         self._tables[name] = table
         return table
 
-    def _indexes(self, spec: Table) -> list[sa.Index]:
-        """The secondary indexes of a live table, named after it."""
-        found = self._index_cache.get(spec.name)
-        if found is None:
-            table = self.table(spec)
-            found = [
-                sa.Index(f"ix_{spec.name}_{i}", *(table.c[name] for name in columns))
-                for i, columns in enumerate(spec.indexes)
-            ]
-            self._index_cache[spec.name] = found
-        return found
-
     def ensure_tables(self, tables: Sequence[Table], suffix: str = "") -> None:
-        """Create missing tables; live ones get their secondary indexes too.
-
-        Rebuilt tables get their secondary indexes when they become live, so
-        filling them stays a plain bulk load.
-        """
-        created = self._create([self.table(spec, suffix) for spec in tables])
-        if not suffix and created:
-            with self._write() as conn:
-                for spec in tables:
-                    for index in self._indexes(spec):
-                        index.create(conn, checkfirst=True)
+        """Create missing tables, with their indexes; safe when racing."""
+        self._create([self.table(spec, suffix) for spec in tables])
 
     def _create(self, tables: list[sa.Table]) -> bool:
         """Create what is missing; True if any table was missing. Safe when racing."""
@@ -359,7 +343,7 @@ class SQLAlchemyProjectionStore:
         conn.execute(sa.text(f'ALTER TABLE "{rebuilt}" RENAME TO "{live}"'))
         if self.dialect == "postgresql":
             conn.execute(sa.text(f'ALTER INDEX "pk_{rebuilt}" RENAME TO "pk_{live}"'))
-        for index in self._indexes(spec):
+        for index in self.table(spec).indexes:
             index.create(conn)
 
     def close(self) -> None:

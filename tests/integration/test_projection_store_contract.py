@@ -148,15 +148,19 @@ def test_creating_tables_twice_and_concurrently_is_harmless(store_url: str) -> N
     errors: list[BaseException] = []
     if store_url == "memory://":
         pytest.skip("an in-memory database belongs to one store")
+    start = threading.Barrier(4)
 
     def open_store() -> None:
+        engine = projection_engine(settings)
         try:
-            other = SQLAlchemyProjectionStore(projection_engine(settings))
+            start.wait(timeout=10)
+            other = SQLAlchemyProjectionStore(engine)
             other.ensure_tables([SENDS, NOTES])
             other.ensure_tables([SENDS, NOTES])
-            other.close()
         except BaseException as error:  # collected for the assertion below
             errors.append(error)
+        finally:
+            engine.dispose()
 
     threads = [threading.Thread(target=open_store) for _ in range(4)]
     for thread in threads:
