@@ -10,6 +10,7 @@ guarantee.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -20,16 +21,13 @@ from eventsourcing.persistence import PersistenceError as LibraryPersistenceErro
 from psycopg import sql
 
 from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.adapters.errors import ErrorTranslator
 from dispatchledger.adapters.settings import Settings
 from dispatchledger.adapters.sqlalchemy_projections import (
     SQLAlchemyProjectionStore,
-    postgres_conninfo,
     projection_engine,
 )
-from dispatchledger.domain.application import (
-    DispatchLedger,
-    translate_persistence_error,
-)
+from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.projections.framework import Projection
 from dispatchledger.projections.read_models import default_projections
 from dispatchledger.projections.service import ReadModels
@@ -63,8 +61,8 @@ class PollingWaiter:
 class ListenWaiter:
     """Waits for the NOTIFY the PostgreSQL recorder sends on every insert."""
 
-    def __init__(self, conninfo: str, channel: str) -> None:
-        self.conninfo = conninfo
+    def __init__(self, connect_args: Mapping[str, Any], channel: str) -> None:
+        self.connect_args = dict(connect_args)
         self.channel = channel
         self.connection: psycopg.Connection[Any] | None = None
 
@@ -73,7 +71,7 @@ class ListenWaiter:
 
     def _connected(self) -> psycopg.Connection[Any]:
         if self.connection is None:
-            self.connection = psycopg.connect(self.conninfo, autocommit=True)
+            self.connection = psycopg.connect(autocommit=True, **self.connect_args)
             listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
             self.connection.execute(listen)
         return self.connection
@@ -113,7 +111,7 @@ class LedgerEventLog:
                 inclusive_of_start=False,
             )
         except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+            raise self.ledger.translate_error(error) from error
         return [(n.id, n.topic, n) for n in notifications]
 
     def decode(self, record: Any) -> Any:
@@ -123,7 +121,7 @@ class LedgerEventLog:
         try:
             return self.ledger.recorder.max_notification_id() or 0
         except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+            raise self.ledger.translate_error(error) from error
 
     def listen(self) -> None:
         self.waiter.listen()
@@ -150,13 +148,11 @@ def open_read_models(
     """
     settings = Settings.from_env(env)
     if url is not None:
-        settings = Settings(
-            database_url=url,
-            lock_timeout_seconds=settings.lock_timeout_seconds,
-            batch_size=settings.batch_size,
-        )
+        settings = dataclasses.replace(settings, database_url=url)
     owned = ledger is None
-    source = ledger if ledger is not None else open_ledger(settings.database_url)
+    source = (
+        ledger if ledger is not None else open_ledger(settings.database_url, env=env)
+    )
     waiter = _waiter(settings, source)
     log = LedgerEventLog(source, waiter)
 
@@ -166,7 +162,9 @@ def open_read_models(
             source.close()
 
     return ReadModels(
-        SQLAlchemyProjectionStore(projection_engine(settings)),
+        SQLAlchemyProjectionStore(
+            projection_engine(settings), ErrorTranslator.for_settings(settings)
+        ),
         log,
         default_projections() if projections is None else projections,
         settings.batch_size,
@@ -177,9 +175,10 @@ def open_read_models(
 def _waiter(settings: Settings, ledger: DispatchLedger) -> Waiter:
     if settings.backend != "postgresql":
         return PollingWaiter()
-    conninfo, _schema = postgres_conninfo(settings.url)
     channel = getattr(ledger.recorder, "channel_name", "")
-    return ListenWaiter(conninfo, channel) if channel else PollingWaiter()
+    if not channel:
+        return PollingWaiter()
+    return ListenWaiter(settings.postgres_connect_args(), channel)
 
 
 __all__ = ["LedgerEventLog", "ListenWaiter", "PollingWaiter", "open_read_models"]

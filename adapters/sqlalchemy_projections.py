@@ -12,18 +12,19 @@ aware datetimes on every backend. On SQLite, transactions are begun explicitly
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from dispatchledger.adapters.errors import ErrorTranslator
 from dispatchledger.adapters.settings import Settings, sqlite_path
-from dispatchledger.domain.application import translate_persistence_error
+from dispatchledger.domain.errors import PersistenceError
 from dispatchledger.projections.framework import (
     Changes,
     Row,
@@ -39,15 +40,6 @@ _WRITE = "dispatchledger_write"
 _STREAM_CHUNK = 5000
 
 
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """Raise driver and SQLAlchemy errors as the project's persistence errors."""
-    try:
-        yield
-    except SQLAlchemyError as error:
-        raise translate_persistence_error(error) from error
-
-
 def _already_exists(error: SQLAlchemyError) -> bool:
     text = str(error).lower()
     return "already exists" in text or "duplicate key" in text
@@ -56,8 +48,13 @@ def _already_exists(error: SQLAlchemyError) -> bool:
 class SQLAlchemyProjectionStore:
     """Projection tables and positions in the database of the events."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        translate: Callable[[BaseException], PersistenceError] | None = None,
+    ) -> None:
         self.engine = engine
+        self.translate = translate or ErrorTranslator()
         self.dialect = engine.dialect.name
         self.metadata = sa.MetaData()
         self._tables: dict[str, sa.Table] = {}
@@ -73,15 +70,23 @@ class SQLAlchemyProjectionStore:
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Raise driver and SQLAlchemy errors as the project's persistence errors."""
+        try:
+            yield
+        except SQLAlchemyError as error:
+            raise self.translate(error) from error
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with translated_errors(), self.engine.connect() as conn:
+        with self._translated(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with translated_errors(), self.engine.connect() as conn:
+        with self._translated(), self.engine.connect() as conn:
             yield conn
 
     # -- tables ------------------------------------------------------------
@@ -138,7 +143,7 @@ class SQLAlchemyProjectionStore:
                 # Another process created the same table between our check and
                 # our CREATE: the second pass finds it.
                 if attempt or not _already_exists(error):
-                    raise translate_persistence_error(error) from error
+                    raise self.translate(error) from error
         return False  # pragma: no cover - the loop returns or raises
 
     def reset(self, tables: Sequence[Table], suffix: str, position: str) -> None:
@@ -286,7 +291,7 @@ class SQLAlchemyProjectionStore:
                 while chunk := cursor.fetchmany(_STREAM_CHUNK):
                     yield from chunk
             except driver_error as error:
-                raise translate_persistence_error(error) from error
+                raise self.translate(error) from error
             finally:
                 cursor.close()
 
@@ -366,7 +371,7 @@ def projection_engine(settings: Settings) -> Engine:
     """
     backend = settings.backend
     if backend == "postgresql":
-        return _postgres_engine(settings.url)
+        return _postgres_engine(settings)
     if backend == "memory":
         engine = sa.create_engine(
             "sqlite://",
@@ -386,23 +391,14 @@ def projection_engine(settings: Settings) -> Engine:
     return engine
 
 
-def postgres_conninfo(url: URL) -> tuple[str, str | None]:
-    """The psycopg URL of ``url`` without its ``schema`` option, and the schema."""
-    schema = url.query.get("schema")
-    plain = url.difference_update_query(["schema"]).set(drivername="postgresql")
-    text = plain.render_as_string(hide_password=False)
-    return text, schema if isinstance(schema, str) and schema else None
-
-
-def _postgres_engine(url: URL) -> Engine:
-    _, schema = postgres_conninfo(url)
-    driver_url = url.difference_update_query(["schema"]).set(
-        drivername="postgresql+psycopg"
+def _postgres_engine(settings: Settings) -> Engine:
+    connect_args: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout_seconds,
+        "options": f"-csearch_path={settings.postgres_schema}",
+    }
+    return sa.create_engine(
+        settings.sqlalchemy_url(), connect_args=connect_args, pool_pre_ping=True
     )
-    connect_args: dict[str, Any] = {"connect_timeout": 5}
-    if schema is not None:
-        connect_args["options"] = f"-csearch_path={schema}"
-    return sa.create_engine(driver_url, connect_args=connect_args, pool_pre_ping=True)
 
 
 def _begin_explicitly(engine: Engine, *, wal: bool) -> None:

@@ -36,6 +36,7 @@ from dispatchledger.domain.errors import (
     EmptyAudience,
     IdempotencyKeyReused,
     InvalidCommand,
+    MessageNotRecorded,
     OccurrenceNotAllowed,
     PersistenceError,
     StepNotNext,
@@ -55,6 +56,7 @@ from dispatchledger.domain.events import (
     StepAdvanced,
     UserEntered,
 )
+from dispatchledger.domain.personalization import RenderedMessage, RenderRequest
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     ApiTriggerDispatch,
@@ -104,10 +106,13 @@ __all__ = [
     "IdempotencyKeyReused",
     "InvalidCommand",
     "MessageDispatched",
+    "MessageNotRecorded",
     "MessageVariation",
     "OccurrenceNotAllowed",
     "ParticipationEvent",
     "PersistenceError",
+    "RenderRequest",
+    "RenderedMessage",
     "Result",
     "RunCanvasEntry",
     "RunOccurrence",

@@ -8,6 +8,7 @@ the environment it is given (see :mod:`dispatchledger.adapters.settings`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections import Counter
@@ -18,16 +19,19 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEvent
+from eventsourcing.domain import DomainEvent, EventSourcingError
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    ConnectionPoolClosedError,
     IntegrityError,
     JSONTranscoder,
     StoredEvent,
     Transcoding,
 )
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
-from pydantic import ValidationError
+from eventsourcing.utils import TopicError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from dispatchledger.domain import ids
 from dispatchledger.domain.campaign import Campaign
@@ -57,19 +61,22 @@ from dispatchledger.domain.commands import (
 )
 from dispatchledger.domain.errors import (
     ConcurrencyConflict,
-    DatabaseLocked,
     DatabaseUnavailable,
+    DefinitionConflict,
     DispatchLedgerError,
     EmptyAudience,
     IdempotencyKeyReused,
     InvalidCommand,
     PersistenceError,
-    StorageFull,
     UnknownCampaign,
     UnknownCanvas,
     WrongDeliveryType,
 )
-from dispatchledger.domain.events import CommandRecorded, MessageDispatched
+from dispatchledger.domain.events import (
+    CommandRecorded,
+    MessageDispatched,
+    UserEntered,
+)
 from dispatchledger.domain.participation import (
     Decision,
     Participation,
@@ -80,14 +87,24 @@ from dispatchledger.domain.participation import (
     fold,
     send_campaign,
 )
+from dispatchledger.domain.personalization import (
+    RenderedMessage,
+    RenderRequest,
+    render_message,
+    render_request,
+)
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     VALUE_OBJECTS,
+    ApiId,
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
+    Channel,
     DeliveryType,
+    MessageVariation,
     ValueObject,
+    is_valid_user_id,
 )
 
 MAX_SKIPPED_LISTED = 1000
@@ -95,6 +112,7 @@ MAX_SKIPPED_LISTED = 1000
 
 _R = TypeVar("_R", bound=Result)
 _A = TypeVar("_A", Campaign, Canvas, Transmission, Catalog)
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class StreamReader(Protocol):
@@ -189,17 +207,40 @@ Pending = list[Any]
 """Aggregates and events a command saves in its final transaction."""
 
 
-def _valid_user_id(user_id: object) -> bool:
-    return isinstance(user_id, str) and 0 < len(user_id) <= 200
+_END: Any = object()
 
 
 def _non_empty(items: Iterable[str], error: DispatchLedgerError) -> Iterator[str]:
     """The same items, after checking there is at least one (nothing is written)."""
     iterator = iter(items)
-    first = next(iterator, None)
-    if first is None:
+    # A sentinel, not None: a None member is an invalid id to skip and
+    # report, not the end of the audience.
+    first = next(iterator, _END)
+    if first is _END:
         raise error
     return itertools.chain([first], iterator)
+
+
+def _check_audience(command: AnyCommand, audience: object) -> None:
+    """Refuse an audience the command cannot take, or one that is not a collection.
+
+    A string is iterable too, but as an audience it would send to each of its
+    characters.
+    """
+    if not isinstance(command, RunOccurrence | RunCanvasEntry):
+        raise InvalidCommand(
+            f"{command.command} takes no audience; only run_occurrence and"
+            " run_canvas_entry send to an audience",
+            [{"field": "audience", "reason": "not accepted by this command"}],
+        )
+    if isinstance(audience, str | bytes | bytearray) or not isinstance(
+        audience, Iterable
+    ):
+        raise InvalidCommand(
+            f"{command.command}: the audience must be an iterable of user ids,"
+            f" not {type(audience).__name__}",
+            [{"field": "audience", "reason": "not an iterable of user ids"}],
+        )
 
 
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -208,17 +249,38 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def translate_persistence_error(error: Exception) -> PersistenceError:
-    """Map a library or driver error to the project's typed persistence error."""
-    text = str(error)
-    lowered = text.lower()
-    if "locked" in lowered or "lock timeout" in lowered or "lock_timeout" in lowered:
-        return DatabaseLocked(f"the database is locked: {text}")
-    if "no space" in lowered or "disk full" in lowered or "disk is full" in lowered:
-        return StorageFull(f"the database has no room left: {text}")
-    if "connect" in lowered or "authentication" in lowered or "password" in lowered:
-        return DatabaseUnavailable(f"the database cannot be reached: {text}")
-    return PersistenceError(f"the database failed: {text}")
+ErrorTranslator = Callable[[Exception], PersistenceError]
+"""Turns a storage library's error into the project's typed persistence error.
+
+The adapters give a precise one (see ``dispatchledger.adapters.errors``); without
+one, every storage failure is a plain :class:`PersistenceError`.
+"""
+
+
+def plain_persistence_error(error: Exception) -> PersistenceError:
+    """The fallback translation: a :class:`PersistenceError` with the library's text."""
+    return PersistenceError(f"the database failed: {error}")
+
+
+def _storage_errors_translated(method: _F) -> _F:
+    """Raise the ledger's translation of any storage library error."""
+
+    @functools.wraps(method)
+    def wrapper(self: DispatchLedger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except DispatchLedgerError:
+            raise
+        except LibraryPersistenceError as error:
+            raise self.translate_error(error) from error
+        except ConnectionPoolClosedError as error:
+            raise DatabaseUnavailable("the ledger is closed; open it again") from error
+        except (EventSourcingError, TopicError) as error:
+            # Stored events this program cannot read: written by another
+            # program or version, or damaged.
+            raise PersistenceError(f"stored events cannot be read: {error}") from error
+
+    return cast(_F, wrapper)
 
 
 class DispatchLedger(Application[UUID]):
@@ -236,7 +298,9 @@ class DispatchLedger(Application[UUID]):
         mint_dispatch_id: ids.IdMinter = ids.mint_dispatch_id,
         mint_entry_id: ids.IdMinter = ids.mint_entry_id,
         stream_reader: StreamReader | None = None,
+        translate_error: ErrorTranslator = plain_persistence_error,
     ) -> None:
+        self.translate_error = translate_error
         super().__init__(env)
         self.mint_dispatch_id = mint_dispatch_id
         self.mint_entry_id = mint_entry_id
@@ -251,6 +315,7 @@ class DispatchLedger(Application[UUID]):
 
     # -- the one entry point -------------------------------------------------
 
+    @_storage_errors_translated
     def execute(
         self,
         command: AnyCommand | dict[str, Any],
@@ -262,23 +327,22 @@ class DispatchLedger(Application[UUID]):
         ``audience`` replaces the command's own list for bulk sends, so a caller
         can stream any number of recipients without holding them in memory.
         """
-        if isinstance(command, dict):
+        if not isinstance(command, Command):
+            # A mapping, or anything else a caller passed: validation names
+            # what is wrong with it instead of failing on a missing attribute.
             command = self._validate(command)
-        try:
-            return self._execute(command, audience)
-        except DispatchLedgerError:
-            raise
-        except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+        return self._execute(command, audience)
 
     @staticmethod
-    def _validate(data: dict[str, Any]) -> AnyCommand:
+    def _validate(data: object) -> AnyCommand:
         try:
             return COMMAND_ADAPTER.validate_python(data)
         except ValidationError as error:
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
+        if audience is not None:
+            _check_audience(command, audience)
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:
@@ -425,11 +489,13 @@ class DispatchLedger(Application[UUID]):
         return result, [canvas, catalog]
 
     def _archive(self, command: ArchiveProgram) -> tuple[Result, Pending]:
+        # Archiving is idempotent: an archived program archives again as a
+        # no-op, so a retried archive does not fail.
         program: Campaign | Canvas
         if command.program_kind == "campaign":
-            program = self._campaign(command.program_id)
+            program = self._campaign(command.program_id, active=False)
         else:
-            program = self._canvas(command.program_id)
+            program = self._canvas(command.program_id, active=False)
         program.archive(command.at)
         result = ArchiveResult(
             command=command.command,
@@ -460,6 +526,7 @@ class DispatchLedger(Application[UUID]):
             command.occurrence_id,
             command.at,
             pending,
+            shared=_carries(campaign.definition.variations),
             save_now=True,
         )
         source = Source("occurrence", command.occurrence_id, transmission.dispatch_id)
@@ -476,20 +543,14 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "campaign", command.campaign_id, source)
-        return result, [transmission]
+        return result, []
 
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
         _require(campaign.definition.delivery_type, DeliveryType.ACTION_BASED, campaign)
-        trigger_id = command.trigger_id or self.mint_dispatch_id()
+        trigger_id = command.trigger_id or ids.mint_source_id()
         source = Source("trigger", trigger_id)
         return self._send_bounded(
             command.command,
@@ -513,7 +574,7 @@ class DispatchLedger(Application[UUID]):
         campaign = self._campaign(command.campaign_id)
         definition = campaign.definition
         _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
-        call_id = command.call_id or self.mint_dispatch_id()
+        call_id = command.call_id or ids.mint_source_id()
         pending: Pending = []
         transmission = self._start_transmission(
             "campaign",
@@ -522,7 +583,7 @@ class DispatchLedger(Application[UUID]):
             call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
         )
         source = Source("api_call", call_id, transmission.dispatch_id)
         result, rest = self._send_bounded(
@@ -539,9 +600,10 @@ class DispatchLedger(Application[UUID]):
         )
         if not transmission.completed:
             send = cast(SendResult, result)
-            transmission.complete(
-                send.recipients, send.messages, len(send.skipped), command.at
-            )
+            # The result lists at most MAX_SKIPPED_LISTED users; the counts
+            # cover them all.
+            skipped = sum(send.skipped_counts.values())
+            transmission.complete(send.recipients, send.messages, skipped, command.at)
             if not any(obj is transmission for obj in rest):
                 rest.append(transmission)
         return result, rest
@@ -560,10 +622,13 @@ class DispatchLedger(Application[UUID]):
             command.call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
-
+        if transmission.send_at != command.send_at:
+            # The call already exists (scheduled for another time, or sent):
+            # its id and time stand; moving it would need an event of its own.
+            raise DefinitionConflict("API call", command.call_id)
         result = ScheduleResult(
             command=command.command,
             campaign_id=command.campaign_id,
@@ -596,8 +661,14 @@ class DispatchLedger(Application[UUID]):
             command.at,
             pending,
             save_now=True,
+            step_ids=_entry_steps_with_dispatch(canvas.definition),
         )
-        source = Source("entry_run", command.entry_run_id, transmission.dispatch_id)
+        source = Source(
+            "entry_run",
+            command.entry_run_id,
+            transmission.dispatch_id,
+            transmission.step_dispatch_ids,
+        )
         tally = self._send_in_batches(
             recipients,
             lambda user: ids.journey_stream_id(command.canvas_id, user),
@@ -612,15 +683,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "canvas", command.canvas_id, source)
-        return result, [transmission]
+        return result, []
 
     def _enter_canvas(self, command: EnterCanvas) -> tuple[Result, Pending]:
         canvas = self._canvas(command.canvas_id)
@@ -633,7 +698,7 @@ class DispatchLedger(Application[UUID]):
                 "action_based or api_triggered",
             )
         kind = "entry"
-        source = Source(kind, command.trigger_id or self.mint_dispatch_id())
+        source = Source(kind, command.trigger_id or ids.mint_source_id())
         return self._send_bounded(
             command.command,
             "canvas",
@@ -687,25 +752,50 @@ class DispatchLedger(Application[UUID]):
         shared: bool = True,
         send_at: datetime | None = None,
         save_now: bool = False,
+        step_ids: Sequence[str] | None = None,
     ) -> Transmission:
-        """Mint the transmission's id before anything is sent (D9), or reuse it."""
+        """Mint the transmission's id before anything is sent (D9), or reuse it.
+
+        With ``step_ids`` (a Canvas entry run) each entry step gets an id of its
+        own; ``dispatch_id`` is then the id when there is exactly one such step.
+        """
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
+            if save_now:
+                # What the command records on its program was saved with it.
+                pending.clear()
             return existing
-        dispatch_id = self.mint_dispatch_id() if shared else None
+        by_step = {step_id: self.mint_dispatch_id() for step_id in step_ids or ()}
+        if step_ids is not None:
+            dispatch_id = next(iter(by_step.values())) if len(by_step) == 1 else None
+        else:
+            dispatch_id = self.mint_dispatch_id() if shared else None
         transmission = Transmission.start(
-            kind, program_id, source_kind, source_id, dispatch_id, at, send_at
+            kind, program_id, source_kind, source_id, dispatch_id, at, send_at, by_step
         )
         if save_now:
             # A bulk send saves its transmission first, with what the command
             # recorded on its program: the id survives an interruption, and
             # repeating the command resumes the send.
-            self.save(*pending, transmission)
+            try:
+                self.save(*pending, transmission)
+            except IntegrityError:
+                return self._started_elsewhere(stream_id, source_id, pending)
             pending.clear()
         else:
             pending.append(transmission)
         return transmission
+
+    def _started_elsewhere(
+        self, stream_id: UUID, source_id: str, pending: Pending
+    ) -> Transmission:
+        """The transmission another writer saved while this one tried to."""
+        existing = self._get(Transmission, stream_id)
+        if existing is None:
+            raise ConcurrencyConflict(f"starting {source_id!r}", 1)
+        pending.clear()
+        return existing
 
     def _send_in_batches(
         self,
@@ -721,6 +811,27 @@ class DispatchLedger(Application[UUID]):
         for batch in _batches(users, self.batch_size):
             self._save_batch(batch, stream_of, decide, tally, [])
         return tally
+
+    def _complete(
+        self, transmission: Transmission, tally: _SendTally, at: datetime
+    ) -> None:
+        """Record the end of a bulk send, unless it is already recorded.
+
+        It is saved here rather than with the command's result: a conflict
+        must not repeat the whole send, whose audience may be a spent iterator.
+        """
+        if transmission.completed:
+            return
+        skipped = sum(tally.skipped_counts.values())
+        transmission.complete(tally.recipients, tally.messages, skipped, at)
+        try:
+            self.save(transmission)
+        except IntegrityError:
+            # The same send, resumed by another process, finished first: every
+            # user was still sent once, and its record of the end stands.
+            current = self._get(Transmission, transmission.id)
+            if current is None or not current.completed:
+                raise
 
     def _send_bounded(
         self,
@@ -769,9 +880,11 @@ class DispatchLedger(Application[UUID]):
         decide: Callable[[str, Participation], Decision],
         tally: _SendTally,
     ) -> list[DomainEvent]:
-        valid = [user for user in batch if _valid_user_id(user)]
+        valid: list[str] = []
         for user in batch:
-            if not _valid_user_id(user):
+            if is_valid_user_id(user):
+                valid.append(user)
+            else:
                 tally.skip(repr(user), SkipReason.INVALID_USER_ID)
         states = self._load_states([stream_of(user) for user in valid])
         events: list[DomainEvent] = []
@@ -802,18 +915,20 @@ class DispatchLedger(Application[UUID]):
             return None
         return cast(cls, aggregate)  # type: ignore[valid-type]
 
-    def _campaign(self, campaign_id: str) -> Campaign:
+    def _campaign(self, campaign_id: str, *, active: bool = True) -> Campaign:
         campaign = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if campaign is None:
             raise UnknownCampaign(campaign_id)
-        campaign.ensure_active()
+        if active:
+            campaign.ensure_active()
         return campaign
 
-    def _canvas(self, canvas_id: str) -> Canvas:
+    def _canvas(self, canvas_id: str, *, active: bool = True) -> Canvas:
         canvas = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if canvas is None:
             raise UnknownCanvas(canvas_id)
-        canvas.ensure_active()
+        if active:
+            canvas.ensure_active()
         return canvas
 
     def _catalog(self, at: datetime) -> Catalog:
@@ -821,34 +936,48 @@ class DispatchLedger(Application[UUID]):
 
     # -- reading back --------------------------------------------------------------
 
+    @_storage_errors_translated
     def campaign(self, campaign_id: str) -> CampaignDefinition:
         """The current definition of a campaign."""
+        campaign_id = _checked_id(campaign_id, "campaign_id")
         found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if found is None:
             raise UnknownCampaign(campaign_id)
         return found.definition
 
+    @_storage_errors_translated
     def canvas(self, canvas_id: str) -> CanvasDefinition:
         """The current definition of a Canvas."""
+        canvas_id = _checked_id(canvas_id, "canvas_id")
         found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if found is None:
             raise UnknownCanvas(canvas_id)
         return found.definition
 
+    @_storage_errors_translated
     def programs(self) -> list[tuple[str, str]]:
         """Every defined (kind, id), in the order they were defined."""
         catalog = self._get(Catalog, CATALOG_ID)
         return list(catalog.programs) if catalog is not None else []
 
+    @_storage_errors_translated
     def transmission(
         self, program_kind: str, program_id: str, source_id: str
     ) -> Transmission | None:
         """The transmission a source started, if it did."""
+        program_kind = _checked_id(program_kind, "program_kind")
+        program_id = _checked_id(program_id, "program_id")
+        source_id = _checked_id(source_id, "source_id")
         stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
         return self._get(Transmission, stream_id)
 
+    @_storage_errors_translated
     def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         """Every message the user was sent, oldest first, read from the streams."""
+        user_id = _checked_id(user_id, "user_id")
+        return self._user_dispatches(user_id)
+
+    def _user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         streams = {
             (
                 ids.recipient_stream_id(pid, user_id)
@@ -867,6 +996,40 @@ class DispatchLedger(Application[UUID]):
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
 
+    @_storage_errors_translated
+    def journey_variant(
+        self, canvas_id: str, user_id: str, entry_id: str
+    ) -> str | None:
+        """The Canvas variant a user's journey ``entry_id`` entered by."""
+        stream_id = ids.journey_stream_id(canvas_id, user_id)
+        for item in self.stream_reader.read_streams([stream_id]).get(stream_id, []):
+            event = self.mapper.to_domain_event(item)
+            if isinstance(event, UserEntered) and event.entry_id == entry_id:
+                return event.variant_id
+        return None
+
+    @_storage_errors_translated
+    def render(
+        self, request: RenderRequest | None = None, **fields: Any
+    ) -> RenderedMessage:
+        """Render a message for preview, or as recorded; see :mod:`.personalization`."""
+        request = render_request(fields, request)
+        return render_message(self, request)
+
+
+_API_ID: TypeAdapter[str] = TypeAdapter(ApiId)
+
+
+def _checked_id(value: object, field: str) -> str:
+    """``value`` if it is an id a command would accept; else name the argument."""
+    try:
+        return _API_ID.validate_python(value, strict=True)
+    except ValidationError as error:
+        reason = _reason(error.errors(include_url=False)[0])
+        raise InvalidCommand(
+            f"{field}: {reason}", [{"field": field, "reason": reason}]
+        ) from None
+
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:
     return DispatchRecord(
@@ -882,6 +1045,27 @@ def _record_of(event: MessageDispatched) -> DispatchRecord:
         step_id=event.step_id,
         sent_at=event.timestamp,
     )
+
+
+def _carries(variations: Iterable[MessageVariation]) -> bool:
+    """Whether any of these messages has a dispatch (in-app has none, D8)."""
+    return any(Channel(v.channel).carries_dispatch_id for v in variations)
+
+
+def _shares_call_id(definition: CampaignDefinition) -> bool:
+    """Rule D4 per call, for a call that sends something with a dispatch."""
+    per_call = definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL
+    return per_call and _carries(definition.variations)
+
+
+def _entry_steps_with_dispatch(definition: CanvasDefinition) -> list[str]:
+    """Entry steps some variant enters at whose messages carry a dispatch id."""
+    steps: dict[str, None] = {}
+    for variant in definition.variants:
+        step = definition.step(variant.entry_step_ids[0])
+        if step is not None and _carries(step.messages):
+            steps.setdefault(step.step_id, None)
+    return list(steps)
 
 
 def _require(
@@ -917,14 +1101,27 @@ _RESULT_TYPES: dict[str, type[Result]] = {
 }
 
 
+def _reason(item: ErrorDetails) -> str:
+    """The reason of one validation problem, without pydantic's prefix.
+
+    Our own rules raise ValueError, which pydantic reports as
+    "Value error, <our words>"; the caller needs only our words.
+    """
+    if item["type"] == "value_error":
+        return str(item.get("ctx", {}).get("error", item["msg"]))
+    return item["msg"]
+
+
 def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
         {
-            "field": ".".join(str(part) for part in item["loc"]),
-            "reason": item["msg"],
+            # An error of the whole object (e.g. an unknown command tag) has
+            # no location; it concerns the command itself.
+            "field": ".".join(str(part) for part in item["loc"]) or "command",
+            "reason": _reason(item),
         }
         for item in error.errors(include_url=False)
     ]
-    summary = "; ".join(f"{p['field'] or 'command'}: {p['reason']}" for p in problems)
+    summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return InvalidCommand(f"invalid command: {summary}", problems)
