@@ -199,8 +199,14 @@ def dispatches(
 ) -> None:
     """List dispatches by user, by dispatch id, or by Canvas step."""
     with reported_errors():
-        chosen = _exactly_one(user=user, dispatch=dispatch, step=canvas or step)
-        if chosen == "step" and not (canvas and step):
+        chosen = _exactly_one(
+            {
+                "--user": user,
+                "--dispatch": dispatch,
+                "--canvas with --step": canvas or step,
+            }
+        )
+        if chosen == "--canvas with --step" and not (canvas and step):
             raise InvalidCommand(
                 "--canvas and --step go together",
                 [{"field": "--canvas/--step", "reason": "give both"}],
@@ -266,7 +272,7 @@ def lineage(
 ) -> None:
     """Show lineage: a user's journeys step by step, or where a dispatch came from."""
     with reported_errors():
-        _exactly_one(user=user, dispatch=dispatch)
+        _exactly_one({"--user": user, "--dispatch": dispatch})
         with _read_models(db) as models:
             models.catch_up()
             found: UserLineage | DispatchLineage = (
@@ -337,10 +343,11 @@ def _message_label(channel: str, dispatch_id: str | None) -> str:
 # -- shared helpers ------------------------------------------------------------------
 
 
-def _exactly_one(**given: str | None) -> str:
-    chosen = [name for name, value in given.items() if value is not None]
+def _exactly_one(given: dict[str, str | None]) -> str:
+    """The one option given, by its label; refuse none or several."""
+    chosen = [label for label, value in given.items() if value is not None]
     if len(chosen) != 1:
-        options = ", ".join(f"--{name}" for name in given)
+        options = ", ".join(given)
         raise InvalidCommand(
             f"give exactly one of {options}",
             [{"field": options, "reason": f"{len(chosen)} given"}],
