@@ -307,15 +307,30 @@ class SQLAlchemyProjectionStore:
         table: Table,
         where: Mapping[str, Any],
         order_by: Sequence[str] = (),
+        limit: int | None = None,
     ) -> list[Row]:
         sa_table = self.table(table)
-        statement = sa.select(sa_table).where(
-            *(sa_table.c[name] == value for name, value in where.items())
-        )
+        statement = sa.select(sa_table).where(*_matching(sa_table, where))
         statement = statement.order_by(*(sa_table.c[name] for name in order_by))
+        statement = statement.limit(limit)
         times = [c.name for c in table.columns if c.kind == "time"]
         with self._read() as conn:
             return [_aware(dict(r), times) for r in conn.execute(statement).mappings()]
+
+    def count(
+        self, table: Table, where: Mapping[str, Any], by: str | None = None
+    ) -> dict[Any, int]:
+        sa_table = self.table(table)
+        matching = _matching(sa_table, where)
+        with self._read() as conn:
+            if by is None:
+                total = (
+                    sa.select(sa.func.count()).select_from(sa_table).where(*matching)
+                )
+                return {None: conn.execute(total).scalar_one()}
+            column = sa_table.c[by]
+            grouped = sa.select(column, sa.func.count()).where(*matching)
+            return dict(conn.execute(grouped.group_by(column)).all())
 
     # -- switching ------------------------------------------------------------
 
@@ -353,6 +368,10 @@ class SQLAlchemyProjectionStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _matching(table: sa.Table, where: Mapping[str, Any]) -> list[Any]:
+    return [table.c[name] == value for name, value in where.items()]
 
 
 def _aware(row: Row, times: Sequence[str]) -> Row:

@@ -215,8 +215,16 @@ class ProjectionStore(Protocol):
         table: Table,
         where: Mapping[str, Any],
         order_by: Sequence[str] = (),
+        limit: int | None = None,
     ) -> list[Row]:
         """Rows of a live table whose columns equal ``where``; time columns aware."""
+        ...  # pragma: no cover
+
+    def count(
+        self, table: Table, where: Mapping[str, Any], by: str | None = None
+    ) -> dict[Any, int]:
+        """How many rows match ``where``, per value of column ``by`` (or under
+        the key None when ``by`` is not given)."""
         ...  # pragma: no cover
 
     def reset(self, tables: Sequence[Table], suffix: str, position: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -18,6 +18,12 @@ from dispatchledger.projections.read_models import (
     TRANSMISSIONS,
     USER_DISPATCHES,
 )
+
+MAX_LISTED = 100
+"""A transmission lists at most this many recipients; its counts cover all."""
+
+MAX_MESSAGES = 1000
+"""A dispatch's lineage lists at most this many of its messages."""
 
 
 class _Model(BaseModel):
@@ -73,7 +79,11 @@ class TransmissionView(_Model):
     audience_size: int
     recipients_per_channel: dict[str, int]
     recipients: list[Recipient] = Field(
-        description="Every recipient, or those of one dispatch when asked by id."
+        description="The recipients (of one dispatch when asked by id), at most"
+        f" {MAX_LISTED}."
+    )
+    recipients_truncated: bool = Field(
+        default=False, description="True when more recipients than listed."
     )
 
 
@@ -123,7 +133,10 @@ class DispatchLineage(_Model):
     dispatch_id: str
     chains: list[list[ChainLink]]
     transmissions: list[TransmissionView]
-    messages: list[UserDispatch]
+    messages: list[UserDispatch] = Field(
+        description=f"Messages carrying the id, oldest first, at most {MAX_MESSAGES}."
+    )
+    messages_truncated: bool = False
 
 
 def _one(value: str, field: str) -> str:
@@ -183,24 +196,12 @@ class DispatchQueries:
 
     def _view(self, source: Row, dispatch_id: str | None) -> TransmissionView:
         key = {k: source[k] for k in ("program_kind", "program_id", "source_id")}
-        recipients = self.store.select(TRANSMISSION_RECIPIENTS, key, ["user_id"])
-        messages = self.store.select(TRANSMISSION_MESSAGES, key, ["user_id", "version"])
-        channels: dict[str, list[str]] = defaultdict(list)
-        per_channel: Counter[str] = Counter()
-        for message in messages:
-            channels[message["user_id"]].append(message["channel"])
-        for user_channels in channels.values():
-            per_channel.update(set(user_channels))
-        listed = [
-            Recipient(
-                user_id=r["user_id"],
-                dispatch_id=r["dispatch_id"],
-                entry_id=r["entry_id"],
-                channels=channels.get(r["user_id"], []),
-            )
-            for r in recipients
-            if dispatch_id is None or r["dispatch_id"] == dispatch_id
-        ]
+        audience = self.store.count(TRANSMISSION_RECIPIENTS, key)[None]
+        per_channel = self.store.count(TRANSMISSION_MESSAGES, key, by="channel")
+        where = key if dispatch_id is None else {**key, "dispatch_id": dispatch_id}
+        found = self.store.select(
+            TRANSMISSION_RECIPIENTS, where, ["user_id"], limit=MAX_LISTED + 1
+        )
         return TransmissionView(
             program_kind=source["program_kind"],
             program_id=source["program_id"],
@@ -209,9 +210,20 @@ class DispatchQueries:
             shared_dispatch_id=source["dispatch_id"],
             started_at=source["started_at"],
             send_at=source["send_at"],
-            audience_size=len(recipients),
+            audience_size=audience,
             recipients_per_channel=dict(sorted(per_channel.items())),
-            recipients=listed,
+            recipients=[self._recipient(key, row) for row in found[:MAX_LISTED]],
+            recipients_truncated=len(found) > MAX_LISTED,
+        )
+
+    def _recipient(self, key: dict[str, Any], row: Row) -> Recipient:
+        where = {**key, "user_id": row["user_id"]}
+        messages = self.store.select(TRANSMISSION_MESSAGES, where, ["version"])
+        return Recipient(
+            user_id=row["user_id"],
+            dispatch_id=row["dispatch_id"],
+            entry_id=row["entry_id"],
+            channels=[message["channel"] for message in messages],
         )
 
     # -- lineage ------------------------------------------------------------
@@ -252,21 +264,28 @@ class DispatchQueries:
         dispatch_id = _one(dispatch_id, "dispatch")
         sources = self._sources_of(dispatch_id)
         views = [self._view(source, dispatch_id) for source in sources]
+        messages = self.store.select(
+            USER_DISPATCHES,
+            {"dispatch_id": dispatch_id},
+            ["log_id"],
+            limit=MAX_MESSAGES + 1,
+        )
         return DispatchLineage(
             dispatch_id=dispatch_id,
             chains=[self._chain(view, dispatch_id) for view in views],
             transmissions=views,
-            messages=self.by_dispatch(dispatch_id),
+            messages=[UserDispatch.model_validate(m) for m in messages[:MAX_MESSAGES]],
+            messages_truncated=len(messages) > MAX_MESSAGES,
         )
 
     def _sources_of(self, dispatch_id: str) -> list[Row]:
-        keys: dict[tuple[str, str, str], None] = {}
+        # A dispatch id is minted for one source (shared by its recipients, or
+        # one recipient's own), so the first row naming it finds the source.
         where = {"dispatch_id": dispatch_id}
-        for row in [
-            *self.store.select(TRANSMISSIONS, where),
-            *self.store.select(TRANSMISSION_RECIPIENTS, where),
-        ]:
-            keys[(row["program_kind"], row["program_id"], row["source_id"])] = None
+        keys: dict[tuple[str, str, str], None] = {}
+        for table in (TRANSMISSIONS, TRANSMISSION_RECIPIENTS):
+            for row in self.store.select(table, where, limit=1):
+                keys[(row["program_kind"], row["program_id"], row["source_id"])] = None
         found: list[Row] = []
         for kind, program_id, source_id in keys:
             key = {

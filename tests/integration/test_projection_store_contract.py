@@ -272,3 +272,18 @@ def test_a_write_expecting_a_moved_position_writes_nothing(
     assert (first, second) == (True, False)
     assert [r["user_id"] for r in store.rows(SENDS)] == ["u1"]
     assert store.positions() == {"s": 3}
+
+
+def test_counts_and_limits(store: SQLAlchemyProjectionStore) -> None:
+    batch = changes(
+        ("add", send("u1", 1, "d1")),
+        ("add", send("u1", 2, "d2")),
+        ("add", send("u2", 1, "d1")),
+    )
+    store.write({"s": batch}, {"s": 1})
+
+    assert store.count(SENDS, {}) == {None: 3}
+    assert store.count(SENDS, {"user_id": "u1"}, by="dispatch_id") == {"d1": 1, "d2": 1}
+    assert store.count(SENDS, {"user_id": "nobody"}) == {None: 0}
+    limited = store.select(SENDS, {"dispatch_id": "d1"}, ["user_id"], limit=1)
+    assert [r["user_id"] for r in limited] == ["u1"]

@@ -17,6 +17,7 @@ from dispatchledger.adapters.read_side import LedgerEventLog, open_read_models
 from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.events import MessageDispatched
+from dispatchledger.projections import queries
 from dispatchledger.projections.framework import Changes, Column, Table
 from dispatchledger.projections.read_models import (
     USER_DISPATCHES,
@@ -407,4 +408,31 @@ def test_queries_refuse_empty_ids(url: str, ledger: DispatchLedger) -> None:
         models.by_user("")
     with pytest.raises(InvalidCommand, match="program kind"):
         models.transmission("journey", "onboarding", "r1")
+    models.close()
+
+
+def test_a_large_transmission_lists_some_recipients_and_counts_all(
+    url: str, ledger: DispatchLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "MAX_LISTED", 2)
+    ledger.run_occurrence(
+        campaign_id="weekly-news",
+        occurrence_id="w1",
+        audience=["u1", "u2", "u3"],
+        at=at(1),
+    )
+    models = read_models(url, ledger)
+    models.catch_up()
+
+    view = models.transmission("campaign", "weekly-news", "w1")
+    lineage = models.dispatch_lineage("d-1")
+
+    assert view is not None
+    assert view.audience_size == 3
+    assert view.recipients_per_channel == {"email": 3, "push": 3}
+    assert [r.user_id for r in view.recipients] == ["u1", "u2"]
+    assert view.recipients[0].channels == ["email", "push"]
+    assert view.recipients_truncated
+    assert len(lineage.messages) == 6
+    assert not lineage.messages_truncated
     models.close()
