@@ -331,6 +331,8 @@ def _dispatch_tree(found: DispatchLineage) -> Tree:
         )
         for recipient in view.recipients:
             branch.add(f"user {recipient.user_id}: {', '.join(recipient.channels)}")
+        if view.recipients_truncated:
+            branch.add(f"… more recipients (first {len(view.recipients)} listed)")
     if not found.transmissions:
         tree.add("no such dispatch id has been projected")
     return tree
