@@ -61,9 +61,15 @@ class PollingWaiter:
 class ListenWaiter:
     """Waits for the NOTIFY the PostgreSQL recorder sends on every insert."""
 
-    def __init__(self, connect_args: Mapping[str, Any], channel: str) -> None:
+    def __init__(
+        self,
+        connect_args: Mapping[str, Any],
+        channel: str,
+        translate: ErrorTranslator,
+    ) -> None:
         self.connect_args = dict(connect_args)
         self.channel = channel
+        self.translate = translate
         self.connection: psycopg.Connection[Any] | None = None
 
     def listen(self) -> None:
@@ -71,14 +77,23 @@ class ListenWaiter:
 
     def _connected(self) -> psycopg.Connection[Any]:
         if self.connection is None:
-            self.connection = psycopg.connect(autocommit=True, **self.connect_args)
-            listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
-            self.connection.execute(listen)
+            try:
+                self.connection = psycopg.connect(autocommit=True, **self.connect_args)
+                listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+                self.connection.execute(listen)
+            except psycopg.Error as error:
+                self.close()
+                raise self.translate(error) from error
         return self.connection
 
     def wait(self, seconds: float) -> None:
-        for _ in self._connected().notifies(timeout=seconds, stop_after=1):
-            logger.debug("woken by a notification on %s", self.channel)
+        try:
+            for _ in self._connected().notifies(timeout=seconds, stop_after=1):
+                logger.debug("woken by a notification on %s", self.channel)
+        except psycopg.Error as error:
+            # A dropped connection is opened again on the next wait.
+            self.close()
+            raise self.translate(error) from error
 
     def close(self) -> None:
         if self.connection is not None:
@@ -178,7 +193,8 @@ def _waiter(settings: Settings, ledger: DispatchLedger) -> Waiter:
     channel = getattr(ledger.recorder, "channel_name", "")
     if not channel:
         return PollingWaiter()
-    return ListenWaiter(settings.postgres_connect_args(), channel)
+    translate = ErrorTranslator.for_settings(settings)
+    return ListenWaiter(settings.postgres_connect_args(), channel, translate)
 
 
 __all__ = ["LedgerEventLog", "ListenWaiter", "PollingWaiter", "open_read_models"]

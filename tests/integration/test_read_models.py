@@ -13,9 +13,15 @@ import pytest
 from read_model_scenarios import WEEKLY_NEWS, WELCOME, Minter, at
 
 from dispatchledger.adapters import open_ledger
-from dispatchledger.adapters.read_side import LedgerEventLog, open_read_models
+from dispatchledger.adapters.errors import ErrorTranslator
+from dispatchledger.adapters.read_side import (
+    LedgerEventLog,
+    ListenWaiter,
+    open_read_models,
+)
+from dispatchledger.adapters.settings import Settings
 from dispatchledger.domain.application import DispatchLedger
-from dispatchledger.domain.errors import InvalidCommand
+from dispatchledger.domain.errors import DatabaseUnavailable, InvalidCommand
 from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.projections import queries
 from dispatchledger.projections.framework import Changes, Column, Table
@@ -436,3 +442,18 @@ def test_a_large_transmission_lists_some_recipients_and_counts_all(
     assert len(lineage.messages) == 6
     assert not lineage.messages_truncated
     models.close()
+
+
+def test_a_listener_that_cannot_connect_raises_the_projects_error() -> None:
+    settings = Settings(database_url="postgresql://app:sekret@127.0.0.1:1/ledger")
+    waiter = ListenWaiter(
+        settings.postgres_connect_args(),
+        "dispatchledger_events",
+        ErrorTranslator.for_settings(settings),
+    )
+
+    with pytest.raises(DatabaseUnavailable) as raised:
+        waiter.listen()
+
+    assert "sekret" not in str(raised.value)
+    assert waiter.connection is None
