@@ -7,7 +7,11 @@ import sys
 
 import typer
 
-from dispatchledger.adapters.cli import commands_core, commands_render
+from dispatchledger.adapters.cli import (
+    commands_core,
+    commands_projections,
+    commands_render,
+)
 
 app = typer.Typer(
     name="dispatchledger",
@@ -17,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (commands_core, commands_render):
+for module in (commands_core, commands_render, commands_projections):
     module.register(app)
 
 
