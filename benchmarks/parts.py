@@ -332,7 +332,7 @@ def projections(
             "by_step": timed_lookups(
                 lambda key: models.by_step(*key.split("/")),
                 [f"{canvas}/{step}" for canvas, step in steps],
-                max(1, lookups // 100),
+                max(1, lookups // 500),
             ),
         }
         sizes = {
