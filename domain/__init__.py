@@ -55,6 +55,15 @@ from dispatchledger.domain.events import (
     StepAdvanced,
     UserEntered,
 )
+from dispatchledger.domain.observed import (
+    ActivityObserved,
+    ConversionObserved,
+    EngagementObserved,
+    ObservedCatalog,
+    ObservedMessageDispatched,
+    ObservedStepAdvanced,
+    ObservedUserEntered,
+)
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     ApiTriggerDispatch,
@@ -70,6 +79,7 @@ from dispatchledger.domain.values import (
 
 __all__ = [
     "COMMAND_ADAPTER",
+    "ActivityObserved",
     "AdvanceStep",
     "AnyCommand",
     "ApiTrigger",
@@ -87,6 +97,7 @@ __all__ = [
     "CommandRecorded",
     "ConcurrencyConflict",
     "ConversionBehavior",
+    "ConversionObserved",
     "DatabaseLocked",
     "DatabaseUnavailable",
     "DefineCampaign",
@@ -100,11 +111,16 @@ __all__ = [
     "DispatchTagInInApp",
     "DomainRuleViolation",
     "EmptyAudience",
+    "EngagementObserved",
     "EnterCanvas",
     "IdempotencyKeyReused",
     "InvalidCommand",
     "MessageDispatched",
     "MessageVariation",
+    "ObservedCatalog",
+    "ObservedMessageDispatched",
+    "ObservedStepAdvanced",
+    "ObservedUserEntered",
     "OccurrenceNotAllowed",
     "ParticipationEvent",
     "PersistenceError",

@@ -1,0 +1,161 @@
+"""Events of observed data: another platform's history, imported as it happened.
+
+Observed records are never decided by the dispatch rules: they are facts that
+arrived in an export (Braze Currents). Each imported record has a stream of its
+own, named by its event type and event id, so a record delivered twice is stored
+once. Sends, Canvas entries and step progressions reuse the card's core events
+(subclasses that add the record); engagement, conversions and other activity
+have events of their own. ``record`` holds every field of the imported record,
+unknown ones included, with nullable wrappers removed; ids in it are verbatim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, DomainEvent
+from eventsourcing.utils import register_topic
+
+from dispatchledger.domain.events import MessageDispatched, StepAdvanced, UserEntered
+from dispatchledger.domain.ids import derive_id
+
+OBSERVED = "observed"
+"""The ``source_kind`` of every event imported from another platform."""
+
+
+@dataclass(frozen=True)
+class ObservedMessageDispatched(MessageDispatched):
+    """A send seen in an export; ``dispatch_id`` is the record's, kept verbatim.
+
+    For a content card, the record's dispatch id (if any) stays in ``record``
+    only: ``dispatch_id`` is ``None`` (rule D8), so it is never indexed.
+    """
+
+    TOPIC = "dispatchledger:ObservedMessageDispatched"
+    event_type: str
+    event_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ObservedUserEntered(UserEntered):
+    """A Canvas entry seen in an export."""
+
+    TOPIC = "dispatchledger:ObservedUserEntered"
+    event_type: str
+    event_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ObservedStepAdvanced(StepAdvanced):
+    """A step progression seen in an export; ``entry_id`` is its journey."""
+
+    TOPIC = "dispatchledger:ObservedStepAdvanced"
+    event_type: str
+    event_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EngagementObserved(DomainEvent):
+    """What happened to a message after its send: delivery, open, click, bounce...
+
+    ``action`` is the last part of the event type (``Open``); ``dispatch_id`` is
+    the record's id for channels that carry one, ``None`` for in-app messages and
+    content cards (their record keeps whatever it held).
+    """
+
+    TOPIC = "dispatchledger:EngagementObserved"
+    event_type: str
+    event_id: str
+    user_id: str
+    channel: str
+    action: str
+    program_kind: str
+    program_id: str
+    variation_id: str | None
+    step_id: str | None
+    dispatch_id: str | None
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ConversionObserved(DomainEvent):
+    """A conversion of a campaign or Canvas; ``dispatch_id`` only if it names one."""
+
+    TOPIC = "dispatchledger:ConversionObserved"
+    event_type: str
+    event_id: str
+    user_id: str
+    program_kind: str
+    program_id: str
+    send_id: str | None
+    conversion_behavior_index: int | None
+    dispatch_id: str | None
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ActivityObserved(DomainEvent):
+    """Any other understood record (control groups, Canvas exits, experiments)."""
+
+    TOPIC = "dispatchledger:ActivityObserved"
+    event_type: str
+    event_id: str
+    user_id: str
+    record: dict[str, Any]
+
+
+OBSERVED_CATALOG_ID = derive_id("observed-catalog")
+
+
+class ObservedCatalog(Aggregate):
+    """Delivery types, channels and conversion windows of imported programs.
+
+    Each program is kept as a plain mapping under ``"campaign:ID"`` or
+    ``"canvas:ID"``; loading a catalog again replaces the programs it names.
+    """
+
+    TOPIC = "dispatchledger:ObservedCatalog"
+
+    class Event(Aggregate.Event):
+        TOPIC = "dispatchledger:ObservedCatalog.Event"
+
+    class Opened(Aggregate.Created):
+        TOPIC = "dispatchledger:ObservedCatalog.Opened"
+
+    class Loaded(Event):
+        TOPIC = "dispatchledger:ObservedCatalog.Loaded"
+        programs: dict[str, dict[str, Any]]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.programs.update(self.programs)
+
+    def __init__(self) -> None:
+        self.programs: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def open(cls, at: datetime) -> ObservedCatalog:
+        return cls._create(cls.Opened, id=OBSERVED_CATALOG_ID, timestamp=at)
+
+    def load(self, programs: dict[str, dict[str, Any]], at: datetime) -> None:
+        changed = {k: v for k, v in programs.items() if self.programs.get(k) != v}
+        if changed:
+            self.trigger_event(self.Loaded, programs=changed, timestamp=at)
+
+
+OBSERVED_EVENTS: tuple[type[DomainEvent], ...] = (
+    ObservedMessageDispatched,
+    ObservedUserEntered,
+    ObservedStepAdvanced,
+    EngagementObserved,
+    ConversionObserved,
+    ActivityObserved,
+)
+"""Every event an import records, one per imported record."""
+
+for _cls in OBSERVED_EVENTS:
+    register_topic(_cls.TOPIC, _cls)  # type: ignore[attr-defined]
