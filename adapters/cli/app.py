@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from dispatchledger.adapters.cli import commands_core
+from dispatchledger.adapters.cli import commands_core, commands_currents
 
 app = typer.Typer(
     name="dispatchledger",
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (commands_core,):
+for module in (commands_core, commands_currents):
     module.register(app)
 
 

@@ -7,7 +7,8 @@ where each ``details`` is shaped like Braze's ``/campaigns/details`` or
 (``schedule_type``), channels (``messages`` keyed by variation id), conversion
 windows (``conversion_behaviors[].window``, seconds) and, for a Canvas, its entry
 steps (``variants[].first_step_ids``) and step graph (``steps[].next_step_ids``).
-A campaign may add ``"api_trigger_dispatch": "per_call"`` (rule D4's policy).
+A campaign may add ``"api_trigger_dispatch": "per_call"`` or ``"per_recipient"``
+(rule D4's policy; the audit's default applies when it is absent).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class _Campaign(_Open):
     schedule_type: str
     messages: dict[str, _Message] = {}
     conversion_behaviors: list[_Behavior] = []
-    api_trigger_dispatch: ApiTriggerDispatch = ApiTriggerDispatch.PER_RECIPIENT
+    api_trigger_dispatch: ApiTriggerDispatch | None = None
 
 
 class _Variant(_Open):
@@ -98,7 +99,7 @@ class ProgramInfo:
     delivery_type: DeliveryType
     channels: dict[str, str] = field(default_factory=dict)
     conversion_windows: tuple[int, ...] = ()
-    api_trigger_dispatch: ApiTriggerDispatch = ApiTriggerDispatch.PER_RECIPIENT
+    api_trigger_dispatch: ApiTriggerDispatch | None = None
     entry_step_ids: tuple[str, ...] = ()
     next_step_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -114,7 +115,9 @@ class ProgramInfo:
             "delivery_type": self.delivery_type.value,
             "channels": dict(self.channels),
             "conversion_windows": list(self.conversion_windows),
-            "api_trigger_dispatch": self.api_trigger_dispatch.value,
+            "api_trigger_dispatch": (
+                self.api_trigger_dispatch.value if self.api_trigger_dispatch else None
+            ),
             "entry_step_ids": list(self.entry_step_ids),
             "next_step_ids": {k: list(v) for k, v in self.next_step_ids.items()},
         }
@@ -127,8 +130,10 @@ class ProgramInfo:
             delivery_type=DeliveryType(data["delivery_type"]),
             channels=dict(data.get("channels", {})),
             conversion_windows=tuple(data.get("conversion_windows", ())),
-            api_trigger_dispatch=ApiTriggerDispatch(
-                data.get("api_trigger_dispatch", "per_recipient")
+            api_trigger_dispatch=(
+                ApiTriggerDispatch(data["api_trigger_dispatch"])
+                if data.get("api_trigger_dispatch")
+                else None
             ),
             entry_step_ids=tuple(data.get("entry_step_ids", ())),
             next_step_ids={

@@ -39,7 +39,8 @@ DEFAULT_BATCH_SIZE = 1000
 
 @dataclass
 class IngestSummary:
-    """What one import did; ``rejected`` counts records and unreadable parts."""
+    """What one import did: ``records`` counts every record read and every
+    unreadable part of a file; each is imported, a duplicate, or rejected."""
 
     files: int = 0
     records: int = 0
@@ -131,11 +132,11 @@ class Ingestor:
     def _understand(
         item: RawItem, counts: IngestSummary, rejected: list[Reject]
     ) -> DomainEvent | None:
+        counts.records += 1
         if item.error is not None:
             counts.rejected += 1
             rejected.append(Reject(item.file, item.position, item.error, item.raw))
             return None
-        counts.records += 1
         try:
             return to_event(normalise(item.data, item.event_type_hint))
         except RecordRejected as error:

@@ -49,6 +49,11 @@ _TEXT_FIELDS = (
     "next_step_id",
     "send_id",
     "channel",
+    "campaign_name",
+    "message_variation_name",
+    "canvas_name",
+    "canvas_variation_name",
+    "canvas_step_name",
 )
 
 

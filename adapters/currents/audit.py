@@ -1,0 +1,306 @@
+"""The audit: where imported data departs from the dispatch rules, as findings.
+
+Observed data is never rejected for breaking a rule (DOMAIN.md section 5); the
+audit reports each departure instead, naming the rule and the records involved:
+
+- ``D3``/``D4``/``D6``/``D7``: a dispatch id shared by several users where the
+  catalog's delivery type gives each user an id of their own (``D4`` only under
+  the ``per_recipient`` policy);
+- ``D10``: one dispatch id on sends of different programs or Canvas steps;
+- ``D8``: a dispatch id on an in-app or content-card record (kept verbatim,
+  never indexed);
+- ``duplicate_delivery``: the same message delivered twice (same user, dispatch
+  and channel);
+- ``engagement_without_send`` and ``engagement_dispatch_mismatch``: engagement
+  with no matching send, or whose dispatch id differs from its send's.
+
+The audit reads the whole log once; it holds one small tuple per send in memory.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dispatchledger.adapters.currents.catalog import ProgramCatalog, ProgramInfo
+from dispatchledger.adapters.currents.event_types import WITHOUT_DISPATCH
+from dispatchledger.adapters.currents.log import (
+    LINEAGE_TOPICS,
+    minted_event_id,
+    read_events,
+)
+from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.events import MessageDispatched
+from dispatchledger.domain.observed import (
+    EngagementObserved,
+    ObservedMessageDispatched,
+)
+from dispatchledger.domain.values import ApiTriggerDispatch, DeliveryType
+
+NOT_MATCHED_ACTIONS = frozenset({"Abort"})
+"""Engagement that may come without any send (the message was never sent)."""
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A record a finding names."""
+
+    event_type: str
+    event_id: str
+    user_id: str
+    dispatch_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_type": self.event_type,
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "dispatch_id": self.dispatch_id,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One departure from the rules, with the records that show it."""
+
+    rule: str
+    message: str
+    records: tuple[RecordRef, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "records": [r.to_dict() for r in self.records],
+        }
+
+
+@dataclass(frozen=True)
+class _Send:
+    ref: RecordRef
+    observed: bool
+    channel: str
+    program_kind: str
+    program_id: str
+    variation_id: str
+    step_id: str | None
+
+
+@dataclass
+class _Log:
+    sends: list[_Send] = field(default_factory=list)
+    engagement: list[EngagementObserved] = field(default_factory=list)
+    tagged_without_dispatch: list[RecordRef] = field(default_factory=list)
+
+
+def audit(
+    ledger: DispatchLedger,
+    catalog: ProgramCatalog,
+    api_trigger_dispatch: ApiTriggerDispatch = ApiTriggerDispatch.PER_RECIPIENT,
+) -> list[Finding]:
+    """Every finding on the data in ``ledger``, read against ``catalog``.
+
+    ``api_trigger_dispatch`` is rule D4's policy for campaigns whose catalog
+    entry does not set one.
+    """
+    log = _read(ledger)
+    findings: list[Finding] = []
+    by_dispatch: dict[str, list[_Send]] = defaultdict(list)
+    for send in log.sends:
+        if send.ref.dispatch_id is not None:
+            by_dispatch[send.ref.dispatch_id].append(send)
+    for dispatch_id, sends in by_dispatch.items():
+        observed = [s for s in sends if s.observed]
+        if observed:
+            findings.extend(
+                _rule_findings(dispatch_id, observed, catalog, api_trigger_dispatch)
+            )
+        findings.extend(_duplicates(dispatch_id, sends))
+    findings.extend(
+        Finding(
+            "D8",
+            f"{ref.event_type} record {ref.event_id!r} carries dispatch id"
+            f" {ref.dispatch_id!r}; kept in the record, not indexed as a dispatch",
+            (ref,),
+        )
+        for ref in log.tagged_without_dispatch
+    )
+    findings.extend(_engagement_findings(log))
+    return findings
+
+
+def _read(ledger: DispatchLedger) -> _Log:
+    log = _Log()
+    for event in read_events(ledger, LINEAGE_TOPICS):
+        if isinstance(event, EngagementObserved):
+            log.engagement.append(event)
+            _check_tag(log, event.channel, event.event_type, event.event_id, event)
+        elif isinstance(event, MessageDispatched):
+            send = _send_of(event)
+            log.sends.append(send)
+            if isinstance(event, ObservedMessageDispatched):
+                _check_tag(log, event.channel, event.event_type, event.event_id, event)
+    return log
+
+
+def _check_tag(
+    log: _Log,
+    channel: str,
+    event_type: str,
+    event_id: str,
+    event: EngagementObserved | ObservedMessageDispatched,
+) -> None:
+    tag = event.record.get("dispatch_id")
+    if channel in WITHOUT_DISPATCH and isinstance(tag, str):
+        log.tagged_without_dispatch.append(
+            RecordRef(event_type, event_id, event.user_id, tag)
+        )
+
+
+def _send_of(event: MessageDispatched) -> _Send:
+    if isinstance(event, ObservedMessageDispatched):
+        ref = RecordRef(
+            event.event_type, event.event_id, event.user_id, event.dispatch_id
+        )
+    else:
+        ref = RecordRef("", minted_event_id(event), event.user_id, event.dispatch_id)
+    return _Send(
+        ref,
+        isinstance(event, ObservedMessageDispatched),
+        event.channel,
+        event.program_kind,
+        event.program_id,
+        event.variation_id,
+        event.step_id,
+    )
+
+
+def _rule_findings(
+    dispatch_id: str,
+    sends: list[_Send],
+    catalog: ProgramCatalog,
+    policy: ApiTriggerDispatch,
+) -> Iterable[Finding]:
+    refs = tuple(s.ref for s in sends)
+    programs = sorted({(s.program_kind, s.program_id, s.step_id or "") for s in sends})
+    if len(programs) > 1:
+        names = ", ".join(_program_name(*program) for program in programs)
+        yield Finding(
+            "D10",
+            f"dispatch {dispatch_id!r} is shared by different transmissions: {names}",
+            refs,
+        )
+    users = sorted({s.ref.user_id for s in sends})
+    if len(users) < 2:
+        return
+    kind, program_id, step_id = programs[0]
+    info = catalog.get(kind, program_id)
+    rule = _per_user_rule(info, step_id, policy) if info else None
+    if rule is not None:
+        yield Finding(
+            rule,
+            f"dispatch {dispatch_id!r} of {kind} {program_id!r}"
+            f" ({info.delivery_type.value if info else ''}) is shared by"
+            f" {len(users)} users; the rule gives each user an id of their own",
+            refs,
+        )
+
+
+def _program_name(kind: str, program_id: str, step_id: str) -> str:
+    step = f" step {step_id!r}" if step_id else ""
+    return f"{kind} {program_id!r}{step}"
+
+
+def _per_user_rule(
+    info: ProgramInfo, step_id: str, policy: ApiTriggerDispatch
+) -> str | None:
+    """The rule a shared id breaks for this program and step, if any."""
+    delivery = info.delivery_type
+    if info.kind == "campaign":
+        if delivery is DeliveryType.ACTION_BASED:
+            return "D3"
+        chosen = info.api_trigger_dispatch or policy
+        if (
+            delivery is DeliveryType.API_TRIGGERED
+            and chosen is ApiTriggerDispatch.PER_RECIPIENT
+        ):
+            return "D4"
+        return None
+    if step_id and info.entry_step_ids and step_id not in info.entry_step_ids:
+        return "D7"
+    if delivery is not DeliveryType.SCHEDULED:
+        return "D6"
+    return None
+
+
+def _duplicates(dispatch_id: str, sends: list[_Send]) -> Iterable[Finding]:
+    groups: dict[tuple[str, str], list[_Send]] = defaultdict(list)
+    for send in sends:
+        groups[(send.ref.user_id, send.channel)].append(send)
+    for (user_id, channel), same in sorted(groups.items()):
+        if len(same) > 1:
+            yield Finding(
+                "duplicate_delivery",
+                f"user {user_id!r} was sent dispatch {dispatch_id!r} on {channel}"
+                f" {len(same)} times",
+                tuple(s.ref for s in same),
+            )
+
+
+def _engagement_findings(log: _Log) -> Iterable[Finding]:
+    by_dispatch: set[tuple[str, str, str | None]] = set()
+    by_message: dict[tuple[str, str, str, str, str], list[_Send]] = defaultdict(list)
+    for send in log.sends:
+        by_dispatch.add((send.ref.user_id, send.channel, send.ref.dispatch_id))
+        by_message[
+            _message_key(
+                send.ref.user_id,
+                send.channel,
+                send.program_kind,
+                send.program_id,
+                send.variation_id,
+            )
+        ].append(send)
+    for event in log.engagement:
+        if event.channel in WITHOUT_DISPATCH or event.action in NOT_MATCHED_ACTIONS:
+            continue
+        ref = RecordRef(
+            event.event_type, event.event_id, event.user_id, event.dispatch_id
+        )
+        if (
+            event.dispatch_id is not None
+            and (event.user_id, event.channel, event.dispatch_id) in by_dispatch
+        ):
+            continue
+        key = _message_key(
+            event.user_id,
+            event.channel,
+            event.program_kind,
+            event.program_id,
+            event.variation_id or "",
+        )
+        sends = by_message.get(key, [])
+        if not sends:
+            yield Finding(
+                "engagement_without_send",
+                f"{event.event_type} {event.event_id!r} of user {event.user_id!r}"
+                f" (dispatch {event.dispatch_id!r}) matches no send",
+                (ref,),
+            )
+        elif event.dispatch_id is not None:
+            ids = sorted({s.ref.dispatch_id or "" for s in sends})
+            yield Finding(
+                "engagement_dispatch_mismatch",
+                f"{event.event_type} {event.event_id!r} of user {event.user_id!r}"
+                f" carries dispatch {event.dispatch_id!r}; its send carries"
+                f" {', '.join(repr(i) for i in ids)}",
+                (ref, *(s.ref for s in sends)),
+            )
+
+
+def _message_key(
+    user_id: str, channel: str, kind: str, program_id: str, variation_id: str
+) -> tuple[str, str, str, str, str]:
+    return (user_id, channel, kind, program_id, variation_id)
