@@ -174,11 +174,12 @@ def _json_lines(name: str, lines: Iterable[str], hint: str | None) -> Iterator[R
         if not line.strip():
             continue
         where = f"line {number}"
+        line = line.rstrip("\r\n")
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
             reason = f"invalid JSON at column {error.colno}: {error.msg}"
-            yield RawItem(name, where, line.rstrip("\n"), error=reason)
+            yield RawItem(name, where, line, error=reason)
             continue
         yield from _values(name, where, value, hint)
 
