@@ -183,7 +183,8 @@ def load_catalog(path: str | Path) -> ProgramCatalog:
         parsed = _CatalogFile.model_validate(data)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"])
+        # Union members show up in the location as type names: leave them out.
+        loc = ".".join(str(p) for p in first["loc"] if "[" not in str(p))
         raise InvalidCommand(f"{where}: {loc}: {first['msg']}") from None
     programs: dict[str, ProgramInfo] = {}
     for cid, campaign in _keyed(parsed.campaigns, "campaign_id", where):

@@ -67,7 +67,14 @@ class LineageEntry:
 
     def sort_key(self) -> tuple[Any, ...]:
         """Time, then lifecycle rank, then names: the same order on every run."""
-        return (self.time, self.rank, self.channel, self.event_type, self.event_id)
+        return (
+            self.time,
+            self.rank,
+            self.user_id,
+            self.channel,
+            self.event_type,
+            self.event_id,
+        )
 
 
 def minted_event_id(event: DomainEvent) -> str:
