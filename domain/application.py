@@ -86,7 +86,9 @@ from dispatchledger.domain.values import (
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
+    Channel,
     DeliveryType,
+    MessageVariation,
     ValueObject,
 )
 
@@ -279,6 +281,14 @@ class DispatchLedger(Application[UUID]):
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
+        if audience is not None and not isinstance(
+            command, RunOccurrence | RunCanvasEntry
+        ):
+            raise InvalidCommand(
+                f"{command.command} takes no audience; only run_occurrence and"
+                " run_canvas_entry send to an audience",
+                [{"field": "audience", "reason": "not accepted by this command"}],
+            )
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:
@@ -460,6 +470,7 @@ class DispatchLedger(Application[UUID]):
             command.occurrence_id,
             command.at,
             pending,
+            shared=_carries(campaign.definition.variations),
             save_now=True,
         )
         source = Source("occurrence", command.occurrence_id, transmission.dispatch_id)
@@ -476,15 +487,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "campaign", command.campaign_id, source)
-        return result, [transmission]
+        return result, []
 
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
@@ -522,7 +527,7 @@ class DispatchLedger(Application[UUID]):
             call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
         )
         source = Source("api_call", call_id, transmission.dispatch_id)
         result, rest = self._send_bounded(
@@ -560,7 +565,7 @@ class DispatchLedger(Application[UUID]):
             command.call_id,
             command.at,
             pending,
-            shared=definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL,
+            shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
 
@@ -596,8 +601,14 @@ class DispatchLedger(Application[UUID]):
             command.at,
             pending,
             save_now=True,
+            step_ids=_entry_steps_with_dispatch(canvas.definition),
         )
-        source = Source("entry_run", command.entry_run_id, transmission.dispatch_id)
+        source = Source(
+            "entry_run",
+            command.entry_run_id,
+            transmission.dispatch_id,
+            transmission.step_dispatch_ids,
+        )
         tally = self._send_in_batches(
             recipients,
             lambda user: ids.journey_stream_id(command.canvas_id, user),
@@ -612,15 +623,9 @@ class DispatchLedger(Application[UUID]):
             ),
             pending,
         )
-        if not transmission.completed:
-            transmission.complete(
-                tally.recipients,
-                tally.messages,
-                sum(tally.skipped_counts.values()),
-                command.at,
-            )
+        self._complete(transmission, tally, command.at)
         result = tally.result(command.command, "canvas", command.canvas_id, source)
-        return result, [transmission]
+        return result, []
 
     def _enter_canvas(self, command: EnterCanvas) -> tuple[Result, Pending]:
         canvas = self._canvas(command.canvas_id)
@@ -687,15 +692,24 @@ class DispatchLedger(Application[UUID]):
         shared: bool = True,
         send_at: datetime | None = None,
         save_now: bool = False,
+        step_ids: Sequence[str] | None = None,
     ) -> Transmission:
-        """Mint the transmission's id before anything is sent (D9), or reuse it."""
+        """Mint the transmission's id before anything is sent (D9), or reuse it.
+
+        With ``step_ids`` (a Canvas entry run) each entry step gets an id of its
+        own; ``dispatch_id`` is then the id when there is exactly one such step.
+        """
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
             return existing
-        dispatch_id = self.mint_dispatch_id() if shared else None
+        by_step = {step_id: self.mint_dispatch_id() for step_id in step_ids or ()}
+        if step_ids is not None:
+            dispatch_id = next(iter(by_step.values())) if len(by_step) == 1 else None
+        else:
+            dispatch_id = self.mint_dispatch_id() if shared else None
         transmission = Transmission.start(
-            kind, program_id, source_kind, source_id, dispatch_id, at, send_at
+            kind, program_id, source_kind, source_id, dispatch_id, at, send_at, by_step
         )
         if save_now:
             # A bulk send saves its transmission first, with what the command
@@ -721,6 +735,27 @@ class DispatchLedger(Application[UUID]):
         for batch in _batches(users, self.batch_size):
             self._save_batch(batch, stream_of, decide, tally, [])
         return tally
+
+    def _complete(
+        self, transmission: Transmission, tally: _SendTally, at: datetime
+    ) -> None:
+        """Record the end of a bulk send, unless it is already recorded.
+
+        It is saved here rather than with the command's result: a conflict
+        must not repeat the whole send, whose audience may be a spent iterator.
+        """
+        if transmission.completed:
+            return
+        skipped = sum(tally.skipped_counts.values())
+        transmission.complete(tally.recipients, tally.messages, skipped, at)
+        try:
+            self.save(transmission)
+        except IntegrityError:
+            # The same send, resumed by another process, finished first: every
+            # user was still sent once, and its record of the end stands.
+            current = self._get(Transmission, transmission.id)
+            if current is None or not current.completed:
+                raise
 
     def _send_bounded(
         self,
@@ -884,6 +919,27 @@ def _record_of(event: MessageDispatched) -> DispatchRecord:
     )
 
 
+def _carries(variations: Iterable[MessageVariation]) -> bool:
+    """Whether any of these messages has a dispatch (in-app has none, D8)."""
+    return any(Channel(v.channel).carries_dispatch_id for v in variations)
+
+
+def _shares_call_id(definition: CampaignDefinition) -> bool:
+    """Rule D4 per call, for a call that sends something with a dispatch."""
+    per_call = definition.api_trigger_dispatch is ApiTriggerDispatch.PER_CALL
+    return per_call and _carries(definition.variations)
+
+
+def _entry_steps_with_dispatch(definition: CanvasDefinition) -> list[str]:
+    """Entry steps some variant enters at whose messages carry a dispatch id."""
+    steps: dict[str, None] = {}
+    for variant in definition.variants:
+        step = definition.step(variant.entry_step_ids[0])
+        if step is not None and _carries(step.messages):
+            steps.setdefault(step.step_id, None)
+    return list(steps)
+
+
 def _require(
     actual: DeliveryType, needed: DeliveryType, program: Campaign | Canvas
 ) -> None:
@@ -921,10 +977,12 @@ def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
         {
-            "field": ".".join(str(part) for part in item["loc"]),
+            # An error of the whole object (e.g. an unknown command tag) has
+            # no location; it concerns the command itself.
+            "field": ".".join(str(part) for part in item["loc"]) or "command",
             "reason": item["msg"],
         }
         for item in error.errors(include_url=False)
     ]
-    summary = "; ".join(f"{p['field'] or 'command'}: {p['reason']}" for p in problems)
+    summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return InvalidCommand(f"invalid command: {summary}", problems)

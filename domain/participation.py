@@ -8,7 +8,7 @@ I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -49,11 +49,17 @@ class Source:
 
     ``shared_dispatch_id`` is set when every recipient shares one dispatch
     (D2, D4 per call, D5); otherwise each recipient gets a freshly minted id.
+    ``step_dispatch_ids`` gives a Canvas entry run one shared id per entry step,
+    since different steps never share an id (D10).
     """
 
     kind: str
     id: str
     shared_dispatch_id: str | None = None
+    step_dispatch_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def shared_for_step(self, step_id: str) -> str | None:
+        return self.step_dispatch_ids.get(step_id, self.shared_dispatch_id)
 
 
 @dataclass(frozen=True)
@@ -216,25 +222,27 @@ def enter_canvas(
     variant_id: str | None = None,
 ) -> Decision:
     """A user enters a Canvas: rules D5, D6, D8, D9 and D12 for the entry step."""
+    # A variant the Canvas does not have is a wrong command, whether or not
+    # this user may enter now.
+    chosen = None if variant_id is None else definition.variant(variant_id)
+    if variant_id is not None and chosen is None:
+        raise UnknownVariant(definition.canvas_id, variant_id)
     reason = _skip_reason(state, source, definition.re_eligibility_seconds, at)
     if reason is not None:
         return Decision(skipped=reason)
     entry_id = mint_entry()
-    if variant_id is None:
+    if chosen is None:
         pick = stable_pick(definition.canvas_id, user_id, entry_id)
         variant = definition.variants[pick % len(definition.variants)]
     else:
-        found = definition.variant(variant_id)
-        if found is None:
-            raise UnknownVariant(definition.canvas_id, variant_id)
-        variant = found
+        variant = chosen
     step_id = variant.entry_step_ids[0]
     step = definition.step(step_id)
     if step is None:  # the definition's validator makes this unreachable
         raise UnknownStep(definition.canvas_id, step_id)
     dispatch_id = None
     if _any_carries(step.messages):
-        dispatch_id = source.shared_dispatch_id or mint()
+        dispatch_id = source.shared_for_step(step_id) or mint()
     base = {
         "program_kind": "canvas",
         "program_id": definition.canvas_id,

@@ -2,7 +2,9 @@
 
 A scheduled occurrence, a Canvas entry run and an API call each start a transmission
 before any message is sent (rule D9). When its recipients share one dispatch id, the
-id is minted here and every message of the transmission carries it.
+id is minted here and every message of the transmission carries it. A Canvas entry
+run whose variants enter at different steps sends one message per entry step, so it
+holds one id per entry step (``step_dispatch_ids``; rules D5 and D10).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Transmission(Aggregate):
         source_id: str
         dispatch_id: str | None
         send_at: datetime | None
+        step_dispatch_ids: dict[str, str]
 
     class Completed(Event):
         TOPIC = "dispatchledger:Transmission.Completed"
@@ -50,6 +53,7 @@ class Transmission(Aggregate):
         source_id: str,
         dispatch_id: str | None,
         send_at: datetime | None,
+        step_dispatch_ids: dict[str, str],
     ) -> None:
         self.program_kind = program_kind
         self.program_id = program_id
@@ -57,6 +61,7 @@ class Transmission(Aggregate):
         self.source_id = source_id
         self.dispatch_id = dispatch_id
         self.send_at = send_at
+        self.step_dispatch_ids = step_dispatch_ids
         self.completed = False
         self.recipients = 0
         self.messages = 0
@@ -72,6 +77,7 @@ class Transmission(Aggregate):
         dispatch_id: str | None,
         at: datetime,
         send_at: datetime | None = None,
+        step_dispatch_ids: dict[str, str] | None = None,
     ) -> Transmission:
         return cls._create(
             cls.Started,
@@ -82,6 +88,7 @@ class Transmission(Aggregate):
             source_id=source_id,
             dispatch_id=dispatch_id,
             send_at=send_at,
+            step_dispatch_ids=dict(step_dispatch_ids or {}),
             timestamp=at,
         )
 
