@@ -36,6 +36,7 @@ from dispatchledger.domain.errors import (
     EmptyAudience,
     IdempotencyKeyReused,
     InvalidCommand,
+    MessageNotRecorded,
     OccurrenceNotAllowed,
     PersistenceError,
     StepNotNext,
@@ -64,6 +65,7 @@ from dispatchledger.domain.observed import (
     ObservedStepAdvanced,
     ObservedUserEntered,
 )
+from dispatchledger.domain.personalization import RenderedMessage, RenderRequest
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     ApiTriggerDispatch,
@@ -116,6 +118,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "InvalidCommand",
     "MessageDispatched",
+    "MessageNotRecorded",
     "MessageVariation",
     "ObservedCatalog",
     "ObservedMessageDispatched",
@@ -124,6 +127,8 @@ __all__ = [
     "OccurrenceNotAllowed",
     "ParticipationEvent",
     "PersistenceError",
+    "RenderRequest",
+    "RenderedMessage",
     "Result",
     "RunCanvasEntry",
     "RunOccurrence",

@@ -69,7 +69,11 @@ from dispatchledger.domain.errors import (
     UnknownCanvas,
     WrongDeliveryType,
 )
-from dispatchledger.domain.events import CommandRecorded, MessageDispatched
+from dispatchledger.domain.events import (
+    CommandRecorded,
+    MessageDispatched,
+    UserEntered,
+)
 from dispatchledger.domain.participation import (
     Decision,
     Participation,
@@ -79,6 +83,12 @@ from dispatchledger.domain.participation import (
     enter_canvas,
     fold,
     send_campaign,
+)
+from dispatchledger.domain.personalization import (
+    RenderedMessage,
+    RenderRequest,
+    render_message,
+    render_request,
 )
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
@@ -901,6 +911,27 @@ class DispatchLedger(Application[UUID]):
                     records.append(_record_of(event))
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
+
+    def journey_variant(
+        self, canvas_id: str, user_id: str, entry_id: str
+    ) -> str | None:
+        """The Canvas variant a user's journey ``entry_id`` entered by."""
+        stream_id = ids.journey_stream_id(canvas_id, user_id)
+        for item in self.stream_reader.read_streams([stream_id]).get(stream_id, []):
+            event = self.mapper.to_domain_event(item)
+            if isinstance(event, UserEntered) and event.entry_id == entry_id:
+                return event.variant_id
+        return None
+
+    def render(
+        self, request: RenderRequest | None = None, **fields: Any
+    ) -> RenderedMessage:
+        """Render a message for preview, or as recorded; see :mod:`.personalization`."""
+        request = render_request(fields, request)
+        try:
+            return render_message(self, request)
+        except LibraryPersistenceError as error:
+            raise translate_persistence_error(error) from error
 
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:

@@ -55,7 +55,7 @@ class Canvas(Aggregate):
     def define(cls, definition: CanvasDefinition, at: datetime) -> Canvas:
         for step in definition.steps:
             for variation in step.messages:
-                check_variation(definition.canvas_id, variation)
+                check_variation(definition.canvas_id, variation, in_canvas=True)
         return cls._create(
             cls.Defined,
             id=canvas_stream_id(definition.canvas_id),

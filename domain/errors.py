@@ -17,7 +17,8 @@
     │   ├── UserNotInCanvas
     │   ├── StepNotNext
     │   ├── DispatchTagInInApp      rule L5
-    │   ├── TemplateError           a Liquid template that cannot be parsed
+    │   ├── TemplateError           a Liquid template that cannot be parsed or rendered
+    │   ├── MessageNotRecorded      no recorded message matches a render request
     │   └── IdempotencyKeyReused    same key, different command
     └── PersistenceError            raised by adapters, translated from drivers
         ├── ConcurrencyConflict     optimistic-concurrency retries exhausted
@@ -210,6 +211,21 @@ class TemplateError(DomainRuleViolation):
         self.reason = reason
         self.line = line
         self.column = column
+
+
+class MessageNotRecorded(DomainRuleViolation):
+    code = "message_not_recorded"
+
+    def __init__(self, user_id: str, dispatch_id: str | None, program_id: str | None):
+        wanted = [f"to user {user_id!r}"]
+        if dispatch_id is not None:
+            wanted.append(f"with dispatch id {dispatch_id!r}")
+        if program_id is not None:
+            wanted.append(f"of {program_id!r}")
+        super().__init__(f"no message {' '.join(wanted)} is recorded")
+        self.user_id = user_id
+        self.dispatch_id = dispatch_id
+        self.program_id = program_id
 
 
 class IdempotencyKeyReused(DomainRuleViolation):

@@ -7,7 +7,11 @@ import sys
 
 import typer
 
-from dispatchledger.adapters.cli import commands_core, commands_currents
+from dispatchledger.adapters.cli import (
+    commands_core,
+    commands_currents,
+    commands_render,
+)
 
 app = typer.Typer(
     name="dispatchledger",
@@ -17,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (commands_core, commands_currents):
+for module in (commands_core, commands_render, commands_currents):
     module.register(app)
 
 
