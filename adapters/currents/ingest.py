@@ -22,6 +22,7 @@ from eventsourcing.persistence import PersistenceError as LibraryPersistenceErro
 from dispatchledger.adapters.currents.observe import to_event
 from dispatchledger.adapters.currents.readers import (
     RawItem,
+    dump_raw,
     input_files,
     read_file,
 )
@@ -99,7 +100,7 @@ class Ingestor:
         total = IngestSummary(files=1)
         self.rejects.clear(source)
         items = (
-            RawItem(source, f"record {n}", repr(r)[:10_000], r, None, event_type)
+            RawItem(source, f"record {n}", dump_raw(r), r, None, event_type)
             for n, r in enumerate(records, start=1)
         )
         self._ingest_items(source, items, total)

@@ -123,7 +123,7 @@ def _read_avro(path: Path) -> Iterator[RawItem]:
                 )
                 return
             count += 1
-            yield RawItem(name, f"record {count}", _dump(record), record, None, hint)
+            yield RawItem(name, f"record {count}", dump_raw(record), record, None, hint)
 
 
 def _read_json(path: Path) -> Iterator[RawItem]:
@@ -203,11 +203,12 @@ def _values(name: str, where: str, value: Any, hint: str | None) -> Iterator[Raw
     if isinstance(value, list):
         for index, item in enumerate(value, start=1):
             position = f"{where} {index}" if where == "record" else f"{where}[{index}]"
-            yield RawItem(name, position, _dump(item), item, None, hint)
+            yield RawItem(name, position, dump_raw(item), item, None, hint)
         return
     position = "record 1" if where == "record" else where
-    yield RawItem(name, position, _dump(value), value, None, hint)
+    yield RawItem(name, position, dump_raw(value), value, None, hint)
 
 
-def _dump(value: object) -> str:
+def dump_raw(value: object) -> str:
+    """The text a rejected record is kept as: its JSON, cut at MAX_RAW_CHARS."""
     return json.dumps(value, default=str, ensure_ascii=False)[:MAX_RAW_CHARS]

@@ -71,6 +71,10 @@ def rules(findings: list[Finding]) -> list[str]:
     return sorted(f.rule for f in findings)
 
 
+def load_empty() -> ProgramCatalog:
+    return ProgramCatalog()
+
+
 API_CAMPAIGN = {
     "name": "Receipts",
     "schedule_type": "api_triggered",
@@ -134,10 +138,6 @@ def test_k03_in_app_impressions_with_and_without_a_dispatch_id(
     assert observed_lineage(currents.ledger, hex_id) == []
     assert dispatch_recipients(currents.ledger, hex_id) == set()
     assert [f.rule for f in audit(currents.ledger, load_empty())] == ["D8"]
-
-
-def load_empty() -> ProgramCatalog:
-    return ProgramCatalog()
 
 
 K12_IDS = (
