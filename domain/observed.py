@@ -11,8 +11,10 @@ unknown ones included, with nullable wrappers removed; ids in it are verbatim.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate, DomainEvent
@@ -107,6 +109,52 @@ class ActivityObserved(DomainEvent):
     event_id: str
     user_id: str
     record: dict[str, Any]
+
+
+class Basis(StrEnum):
+    """How a conversion was attributed (rule A1)."""
+
+    EXPLICIT = "explicit"
+    INFERRED = "inferred"
+    UNATTRIBUTED = "unattributed"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The dispatch a conversion is credited to, and on what basis."""
+
+    dispatch_id: str | None
+    basis: Basis
+
+
+def attribute(
+    converted_at: datetime,
+    explicit_dispatch_id: str | None,
+    sends: Iterable[tuple[datetime, str]],
+    window_seconds: int | None,
+) -> Attribution:
+    """Rule A1 for one conversion.
+
+    ``sends`` are the (time, dispatch id) of the campaign's messages to the
+    converting user. A dispatch id the conversion carries wins; otherwise the most
+    recent send at or before the conversion and no older than the window; otherwise
+    unattributed (also when no window is known).
+    """
+    if explicit_dispatch_id is not None:
+        return Attribution(explicit_dispatch_id, Basis.EXPLICIT)
+    if window_seconds is not None:
+        window = timedelta(seconds=window_seconds)
+        eligible = [
+            (sent_at, dispatch_id)
+            for sent_at, dispatch_id in sends
+            if sent_at <= converted_at and converted_at - sent_at <= window
+        ]
+        if eligible:
+            # Latest send first; equal times fall back to the id so the
+            # choice is the same on every run.
+            _, dispatch_id = max(eligible)
+            return Attribution(dispatch_id, Basis.INFERRED)
+    return Attribution(None, Basis.UNATTRIBUTED)
 
 
 OBSERVED_CATALOG_ID = derive_id("observed-catalog")

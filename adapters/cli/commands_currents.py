@@ -1,4 +1,4 @@
-"""Commands for Braze Currents data: ``ingest``, ``rejects``, ``audit``, ``export``."""
+"""Commands for Braze Currents data: ingest, rejects, audit, export, attribution."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dispatchledger.adapters.cli.common import (
     print_json,
     reported_errors,
 )
+from dispatchledger.adapters.currents.attribution import campaign_attribution
 from dispatchledger.adapters.currents.audit import audit as run_audit
 from dispatchledger.adapters.currents.catalog import (
     load_catalog,
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.command("rejects")(rejects)
     app.command("audit")(audit)
     app.command("export")(export_command)
+    app.command("attribution")(attribution)
 
 
 @contextmanager
@@ -217,3 +219,42 @@ def export_command(
     out_console.print(
         f"{summary.events} events written to {out}", highlight=False, soft_wrap=True
     )
+
+
+def attribution(
+    campaign: Annotated[str, typer.Option("--campaign", help="Campaign API id.")],
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Conversion window in seconds (default: the catalog's, else the"
+            " campaign definition's).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List a campaign's conversions per dispatch (rule A1): which send drove them."""
+    with reported_errors(), _opened(db) as (ledger, _store):
+        result = campaign_attribution(ledger, campaign, window, stored_catalog(ledger))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    out_console.print(
+        f"campaign {campaign}, window {result.window_seconds} s", highlight=False
+    )
+    for group in result.by_dispatch:
+        sources = ", ".join(group.sources) or "unknown source"
+        out_console.print(f"dispatch {group.dispatch_id} ({sources})", highlight=False)
+        for c in group.conversions:
+            out_console.print(
+                f"    {c.converted_at.isoformat()}  {c.user_id}  {c.basis.value}"
+                f"  {c.event_id}",
+                highlight=False,
+            )
+    out_console.print("unattributed", highlight=False)
+    for c in result.unattributed:
+        out_console.print(
+            f"    {c.converted_at.isoformat()}  {c.user_id}  {c.event_id}",
+            highlight=False,
+        )
