@@ -33,6 +33,7 @@ from dispatchledger.adapters.currents.ingest import (
 from dispatchledger.adapters.currents.ingest import (
     Progress as Tick,
 )
+from dispatchledger.adapters.currents.readers import input_files
 from dispatchledger.adapters.currents.rejects import RejectsStore, open_rejects
 from dispatchledger.adapters.settings import Settings
 from dispatchledger.domain.application import DispatchLedger
@@ -83,10 +84,13 @@ def ingest(
     Exit status 1 when any record was rejected (see `dispatchledger rejects`).
     """
     with reported_errors(), _opened(db) as (ledger, store):
-        if catalog is not None:
-            save_catalog(ledger, load_catalog(catalog))
+        # Check the catalog and every path before writing anything.
+        programs = load_catalog(catalog) if catalog is not None else None
+        files = list(input_files(paths))
+        if programs is not None:
+            save_catalog(ledger, programs)
         with _progress() as tick:
-            summary = Ingestor(ledger, store, progress=tick).ingest(paths)
+            summary = Ingestor(ledger, store, progress=tick).ingest(files)
     _print_summary(summary, as_json)
     if summary.rejected:
         raise typer.Exit(1)

@@ -95,7 +95,9 @@ class Ingestor:
     ) -> IngestSummary:
         """Import records given as Python objects, in any of the three shapes.
 
-        ``event_type`` names the type of records that do not carry one.
+        ``event_type`` names the type of records that do not carry one; rejects
+        are kept under ``source``, replacing those of an earlier call with the
+        same ``source``.
         """
         total = IngestSummary(files=1)
         self.rejects.clear(source)

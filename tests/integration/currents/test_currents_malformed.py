@@ -100,6 +100,18 @@ def test_an_array_of_envelopes_keeps_the_good_ones(
     assert summary.rejected == 1
 
 
+def test_an_events_batch_is_read_like_an_array(
+    currents: Currents, tmp_path: Path
+) -> None:
+    path = tmp_path / "post.json"
+    path.write_text(json.dumps({"events": [envelope("ok-1"), envelope("ok-2")]}))
+
+    summary = currents.ingestor.ingest([path])
+
+    assert (summary.records, summary.imported) == (2, 2)
+    assert stored_ids(currents) == ["ok-1", "ok-2"]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
