@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.utils import register_topic
@@ -25,6 +26,54 @@ from dispatchledger.domain.ids import derive_id
 
 OBSERVED = "observed"
 """The ``source_kind`` of every event imported from another platform."""
+
+LIFECYCLE_RANK: dict[str, int] = {
+    "Send": 0,
+    "Abort": 1,
+    "Retry": 1,
+    "Deferral": 1,
+    "CarrierSend": 1,
+    "Delivery": 2,
+    "Bounce": 2,
+    "SoftBounce": 2,
+    "DeliveryFailure": 2,
+    "Rejection": 2,
+    "Failure": 2,
+    "Impression": 3,
+    "Open": 3,
+    "Read": 3,
+    "IosForeground": 3,
+    "Click": 4,
+    "ShortLinkClick": 4,
+    "MarkAsSpam": 5,
+    "Unsubscribe": 5,
+    "Dismiss": 5,
+}
+"""Order of a message's events in its life; breaks ties between equal times."""
+
+
+def lifecycle_rank(action: str) -> int:
+    """The rank of a message event's action (``Send``, ``Open``...); unknown last."""
+    return LIFECYCLE_RANK.get(action, len(LIFECYCLE_RANK))
+
+
+SEND_EVENT_TYPES: dict[str, str] = {
+    "email": "users.messages.email.Send",
+    "push": "users.messages.pushnotification.Send",
+    "sms": "users.messages.sms.Send",
+    "webhook": "users.messages.webhook.Send",
+    "whatsapp": "users.messages.whatsapp.Send",
+    "content_card": "users.messages.contentcard.Send",
+}
+"""The Currents Send event type of each channel (in-app messages have none)."""
+
+
+def minted_event_id(stream_id: UUID, version: int) -> str:
+    """The Currents event id of a send this ledger minted (not imported).
+
+    Derived from its stream and version, so every export gives the same id.
+    """
+    return str(derive_id("currents-event", str(stream_id), str(version)))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from dispatchledger.adapters.currents.catalog import ProgramCatalog, ProgramInfo
 from dispatchledger.adapters.currents.event_types import WITHOUT_DISPATCH
 from dispatchledger.adapters.currents.log import (
     LINEAGE_TOPICS,
-    minted_event_id,
     read_events,
 )
 from dispatchledger.domain.application import DispatchLedger
@@ -36,6 +35,7 @@ from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.domain.observed import (
     EngagementObserved,
     ObservedMessageDispatched,
+    minted_event_id,
 )
 from dispatchledger.domain.values import ApiTriggerDispatch, DeliveryType
 
@@ -165,7 +165,12 @@ def _send_of(event: MessageDispatched) -> _Send:
             event.event_type, event.event_id, event.user_id, event.dispatch_id
         )
     else:
-        ref = RecordRef("", minted_event_id(event), event.user_id, event.dispatch_id)
+        ref = RecordRef(
+            "",
+            minted_event_id(event.originator_id, event.originator_version),
+            event.user_id,
+            event.dispatch_id,
+        )
     return _Send(
         ref,
         isinstance(event, ObservedMessageDispatched),

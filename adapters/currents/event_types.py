@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dispatchledger.domain.observed import lifecycle_rank
+
 
 class Kind(StrEnum):
     SEND = "send"
@@ -75,29 +77,6 @@ _MESSAGE_ACTIONS: dict[str, tuple[str, ...]] = {
     "contentcard": ("Send", "Impression", "Click", "Dismiss", "Abort"),
 }
 
-LIFECYCLE_RANK: dict[str, int] = {
-    "Send": 0,
-    "Abort": 1,
-    "Retry": 1,
-    "Deferral": 1,
-    "CarrierSend": 1,
-    "Delivery": 2,
-    "Bounce": 2,
-    "SoftBounce": 2,
-    "DeliveryFailure": 2,
-    "Rejection": 2,
-    "Failure": 2,
-    "Impression": 3,
-    "Open": 3,
-    "Read": 3,
-    "IosForeground": 3,
-    "Click": 4,
-    "ShortLinkClick": 4,
-    "MarkAsSpam": 5,
-    "Unsubscribe": 5,
-    "Dismiss": 5,
-}
-"""Order of a message's events in its life; breaks ties between equal times."""
 
 _PROGRAM_TYPES: dict[str, tuple[Kind, str]] = {
     "users.campaigns.Conversion": (Kind.CONVERSION, "campaign"),
@@ -130,7 +109,7 @@ class EventType:
 
     @property
     def rank(self) -> int:
-        return LIFECYCLE_RANK.get(self.action or "", len(LIFECYCLE_RANK))
+        return lifecycle_rank(self.action or "")
 
 
 def _message_type(folder: str, action: str) -> EventType:

@@ -27,10 +27,8 @@ from typing import IO, Any
 import fastavro
 from fastavro.write import Writer
 
-from dispatchledger.adapters.currents.event_types import SEND_TYPES
 from dispatchledger.adapters.currents.log import (
     LINEAGE_TOPICS,
-    minted_event_id,
     read_events,
 )
 from dispatchledger.domain.application import DispatchLedger
@@ -38,8 +36,10 @@ from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.domain.ids import derive_id
 from dispatchledger.domain.observed import (
+    SEND_EVENT_TYPES,
     EngagementObserved,
     ObservedMessageDispatched,
+    minted_event_id,
 )
 
 
@@ -204,7 +204,7 @@ def _from_record(
 
 
 def _from_minted(event: MessageDispatched) -> CurrentsEvent | None:
-    event_type = SEND_TYPES.get(event.channel)
+    event_type = SEND_EVENT_TYPES.get(event.channel)
     if event_type is None:
         return None
     campaign = event.program_kind == "campaign"
@@ -217,7 +217,11 @@ def _from_minted(event: MessageDispatched) -> CurrentsEvent | None:
         "message_variation_id": event.variation_id or None,
         "canvas_step_id": event.step_id,
     }
-    return _from_record(event_type, minted_event_id(event), record)
+    return _from_record(
+        event_type,
+        minted_event_id(event.originator_id, event.originator_version),
+        record,
+    )
 
 
 @dataclass

@@ -15,16 +15,17 @@ from typing import Any, cast
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
 
-from dispatchledger.adapters.currents.event_types import LIFECYCLE_RANK, SEND_TYPES
 from dispatchledger.domain.application import (
     DispatchLedger,
     translate_persistence_error,
 )
 from dispatchledger.domain.events import MessageDispatched
-from dispatchledger.domain.ids import derive_id
 from dispatchledger.domain.observed import (
+    SEND_EVENT_TYPES,
     EngagementObserved,
     ObservedMessageDispatched,
+    lifecycle_rank,
+    minted_event_id,
 )
 
 PAGE_SIZE = 1000
@@ -63,7 +64,7 @@ class LineageEntry:
 
     @property
     def rank(self) -> int:
-        return LIFECYCLE_RANK.get(self.action, len(LIFECYCLE_RANK))
+        return lifecycle_rank(self.action)
 
     def sort_key(self) -> tuple[Any, ...]:
         """Time, then lifecycle rank, then names: the same order on every run."""
@@ -75,16 +76,6 @@ class LineageEntry:
             self.event_type,
             self.event_id,
         )
-
-
-def minted_event_id(event: DomainEvent) -> str:
-    """The Currents event id of an event this ledger recorded (not imported):
-    derived from its stream and version, so every export gives the same id."""
-    return str(
-        derive_id(
-            "currents-event", str(event.originator_id), str(event.originator_version)
-        )
-    )
 
 
 def lineage_entry(event: DomainEvent) -> LineageEntry | None:
@@ -105,8 +96,8 @@ def lineage_entry(event: DomainEvent) -> LineageEntry | None:
             "Send",
             event.channel,
             event.user_id,
-            SEND_TYPES.get(event.channel, ""),
-            minted_event_id(event),
+            SEND_EVENT_TYPES.get(event.channel, ""),
+            minted_event_id(event.originator_id, event.originator_version),
             event.dispatch_id,
         )
     if isinstance(event, EngagementObserved):

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from dispatchledger.adapters.currents.event_types import Kind, event_type
+from dispatchledger.adapters.currents.event_types import SEND_TYPES, Kind, event_type
 from dispatchledger.adapters.currents.observe import record_stream_id, to_event
 from dispatchledger.adapters.currents.records import RecordRejected, normalise
 from dispatchledger.domain.observed import (
+    SEND_EVENT_TYPES,
     ActivityObserved,
     EngagementObserved,
     ObservedMessageDispatched,
@@ -228,3 +229,15 @@ def test_event_types_are_classified(name: str, kind: Kind, channel: str | None) 
 
     assert found is not None
     assert (found.kind, found.channel) == (kind, channel)
+
+
+def test_each_channel_has_the_send_type_the_domain_names() -> None:
+    assert SEND_TYPES == SEND_EVENT_TYPES
+    assert set(SEND_EVENT_TYPES) == {
+        "email",
+        "push",
+        "sms",
+        "webhook",
+        "whatsapp",
+        "content_card",
+    }
