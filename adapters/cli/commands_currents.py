@@ -25,7 +25,8 @@ from dispatchledger.adapters.currents.catalog import (
     save_catalog,
     stored_catalog,
 )
-from dispatchledger.adapters.currents.export import ExportFormat, export
+from dispatchledger.adapters.currents.export import export
+from dispatchledger.adapters.currents.export_schema import ExportFormat
 from dispatchledger.adapters.currents.ingest import (
     Ingestor,
     IngestSummary,

@@ -9,9 +9,9 @@ Formats: ``avro`` (a folder per event type, ``event_type=TYPE/part-00000.avro``
 with the schema in the file header), ``json`` (the JSON rendering, nullable values
 wrapped, one JSON-lines file per event type in a folder), and one JSON-lines file
 for ``http`` (the HTTP connector envelope), ``segment``, ``mixpanel`` and
-``amplitude``. Only the identity fields below are written; other fields of an
-imported record stay in the ledger. In-app messages have no Send event type in
-Currents, so minted in-app sends are not exported.
+``amplitude``. Only the identity fields of :mod:`.export_schema` are written;
+other fields of an imported record stay in the ledger. In-app messages have no
+Send event type in Currents, so minted in-app sends are not exported.
 """
 
 from __future__ import annotations
@@ -19,18 +19,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 import fastavro
 from fastavro.write import Writer
 
+from dispatchledger.adapters.currents.export_schema import (
+    ABSENT,
+    CurrentsEvent,
+    ExportFormat,
+    avro_schema,
+    schema_fields,
+)
 from dispatchledger.adapters.currents.log import (
     LINEAGE_TOPICS,
     read_events,
 )
+from dispatchledger.adapters.currents.shapes import LINE_SHAPES, rendering
 from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.events import MessageDispatched
@@ -41,146 +47,6 @@ from dispatchledger.domain.observed import (
     ObservedMessageDispatched,
     minted_event_id,
 )
-
-
-class ExportFormat(StrEnum):
-    AVRO = "avro"
-    JSON = "json"
-    HTTP = "http"
-    SEGMENT = "segment"
-    MIXPANEL = "mixpanel"
-    AMPLITUDE = "amplitude"
-
-
-_OPTIONAL = ["null", "string"]
-FIELDS: tuple[tuple[str, Any], ...] = (
-    ("id", "string"),
-    ("user_id", "string"),
-    ("external_user_id", _OPTIONAL),
-    ("device_id", _OPTIONAL),
-    ("time", "int"),
-    ("timezone", _OPTIONAL),
-    ("dispatch_id", _OPTIONAL),
-    ("app_group_id", _OPTIONAL),
-    ("send_id", _OPTIONAL),
-    ("campaign_id", _OPTIONAL),
-    ("campaign_name", _OPTIONAL),
-    ("message_variation_id", _OPTIONAL),
-    ("message_variation_name", _OPTIONAL),
-    ("canvas_id", _OPTIONAL),
-    ("canvas_name", _OPTIONAL),
-    ("canvas_variation_id", _OPTIONAL),
-    ("canvas_variation_name", _OPTIONAL),
-    ("canvas_step_id", _OPTIONAL),
-    ("canvas_step_name", _OPTIONAL),
-    ("canvas_step_message_variation_id", _OPTIONAL),
-)
-"""The identity fields exported, with their Avro types in Braze's schemas."""
-
-_USER_FIELDS = ("user_id", "external_user_id", "device_id", "timezone")
-_NO_DEVICE_STEP = frozenset({"device_id", "canvas_step_message_variation_id"})
-_NO_DISPATCH_STEP = frozenset({"dispatch_id", "canvas_step_message_variation_id"})
-_NO_DEVICE = frozenset({"device_id"})
-_NONE: frozenset[str] = frozenset()
-
-ABSENT: dict[str, frozenset[str]] = {
-    "users.messages.email.Send": _NO_DEVICE_STEP,
-    "users.messages.email.Delivery": _NO_DEVICE_STEP,
-    "users.messages.email.Open": _NO_DEVICE_STEP,
-    "users.messages.email.Click": _NO_DEVICE_STEP,
-    "users.messages.email.Bounce": _NO_DEVICE_STEP,
-    "users.messages.email.SoftBounce": _NO_DEVICE_STEP,
-    "users.messages.email.MarkAsSpam": _NO_DEVICE_STEP,
-    "users.messages.email.Unsubscribe": _NO_DEVICE_STEP,
-    "users.messages.email.Deferral": _NO_DEVICE,
-    "users.messages.email.Retry": _NONE,
-    "users.messages.email.Abort": _NONE,
-    "users.messages.pushnotification.Send": frozenset(
-        {"canvas_step_message_variation_id"}
-    ),
-    "users.messages.pushnotification.Bounce": frozenset(
-        {"canvas_step_message_variation_id"}
-    ),
-    "users.messages.pushnotification.IosForeground": frozenset(
-        {"canvas_step_message_variation_id"}
-    ),
-    "users.messages.pushnotification.Open": _NONE,
-    "users.messages.pushnotification.Retry": _NONE,
-    "users.messages.pushnotification.Abort": _NONE,
-    "users.messages.sms.Send": _NO_DEVICE_STEP,
-    "users.messages.sms.CarrierSend": _NO_DEVICE_STEP,
-    "users.messages.sms.Delivery": _NO_DEVICE_STEP,
-    "users.messages.sms.DeliveryFailure": _NO_DEVICE_STEP,
-    "users.messages.sms.Rejection": _NO_DEVICE_STEP,
-    "users.messages.sms.ShortLinkClick": frozenset(
-        {"device_id", "dispatch_id", "canvas_step_message_variation_id", "send_id"}
-    ),
-    "users.messages.sms.Retry": frozenset(
-        {"device_id", "timezone", "dispatch_id", "send_id"}
-    ),
-    "users.messages.sms.Abort": frozenset(
-        {"device_id", "timezone", "dispatch_id", "send_id"}
-    ),
-    "users.messages.webhook.Send": _NO_DEVICE_STEP,
-    "users.messages.webhook.Failure": frozenset({"device_id", "timezone"}),
-    "users.messages.webhook.Retry": _NONE,
-    "users.messages.webhook.Abort": _NONE,
-    "users.messages.whatsapp.Send": frozenset({"canvas_variation_name"}),
-    "users.messages.whatsapp.Delivery": _NONE,
-    "users.messages.whatsapp.Read": _NONE,
-    "users.messages.whatsapp.Failure": _NONE,
-    "users.messages.whatsapp.Click": frozenset({"dispatch_id", "send_id"}),
-    "users.messages.whatsapp.Retry": frozenset({"send_id"}),
-    "users.messages.whatsapp.Abort": frozenset({"send_id"}),
-    "users.messages.inappmessage.Impression": _NO_DISPATCH_STEP,
-    "users.messages.inappmessage.Click": _NO_DISPATCH_STEP,
-    "users.messages.inappmessage.Abort": _NONE,
-    "users.messages.contentcard.Send": _NO_DISPATCH_STEP,
-    "users.messages.contentcard.Impression": _NO_DISPATCH_STEP,
-    "users.messages.contentcard.Click": _NO_DISPATCH_STEP,
-    "users.messages.contentcard.Dismiss": _NO_DISPATCH_STEP,
-    "users.messages.contentcard.Abort": _NONE,
-}
-"""Identity fields that Braze's schema of each exported event type does not have."""
-
-LONG_TIME = frozenset(
-    f"users.messages.whatsapp.{action}"
-    for action in ("Send", "Delivery", "Read", "Failure", "Abort")
-)
-"""Event types whose ``time`` is an Avro ``long`` rather than an ``int``."""
-
-
-@dataclass(frozen=True)
-class CurrentsEvent:
-    """One exported event: its type and the values of its schema's fields."""
-
-    event_type: str
-    values: dict[str, Any]
-
-    @property
-    def event_id(self) -> str:
-        return str(self.values["id"])
-
-
-def schema_fields(event_type: str) -> list[dict[str, Any]]:
-    """The Avro fields of an exported event type, Braze's names and types."""
-    absent = ABSENT.get(event_type, _NONE)
-    fields = []
-    for name, avro_type in FIELDS:
-        if name in absent:
-            continue
-        if name == "time" and event_type in LONG_TIME:
-            avro_type = "long"
-        fields.append({"name": name, "type": avro_type})
-    return fields
-
-
-def avro_schema(event_type: str) -> dict[str, Any]:
-    return {
-        "type": "record",
-        "name": f"dispatchledger.export.{event_type}",
-        "fields": schema_fields(event_type),
-    }
 
 
 def exported_events(ledger: DispatchLedger) -> Iterator[CurrentsEvent]:
@@ -250,7 +116,7 @@ def export(
         if chosen in (ExportFormat.AVRO, ExportFormat.JSON):
             _export_folder(ledger, chosen, target, summary)
         else:
-            _export_lines(ledger, _LINE_SHAPES[chosen], target, summary)
+            _export_lines(ledger, LINE_SHAPES[chosen], target, summary)
     except OSError as error:
         raise InvalidCommand(f"cannot write {target}: {error.strerror}") from None
     return summary
@@ -275,7 +141,7 @@ class _FolderWriter:
             self._avro_writer(event.event_type).write(event.values)
         else:
             handle = self._open(event.event_type, f"{event.event_type}.jsonl", "w")
-            handle.write(json.dumps(_wrapped(event)) + "\n")
+            handle.write(json.dumps(rendering(event)) + "\n")
 
     def _open(self, event_type: str, name: str, mode: str) -> IO[Any]:
         if event_type not in self.files:
@@ -328,82 +194,3 @@ def _export_lines(
         for event in exported_events(ledger):
             handle.write(json.dumps(shape(event)) + "\n")
             _count(summary, event)
-
-
-def _wrapped(event: CurrentsEvent) -> dict[str, Any]:
-    """The JSON rendering: a non-null nullable value wrapped in its type name."""
-    rendered: dict[str, Any] = {}
-    for spec in schema_fields(event.event_type):
-        value = event.values.get(spec["name"])
-        if isinstance(spec["type"], list) and value is not None:
-            value = {"string": value}
-        rendered[spec["name"]] = value
-    return rendered
-
-
-def _properties(event: CurrentsEvent) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in event.values.items()
-        if v is not None and k not in ("id", "time", *_USER_FIELDS)
-    }
-
-
-def _http(event: CurrentsEvent) -> dict[str, Any]:
-    user = {k: event.values[k] for k in _USER_FIELDS if event.values.get(k) is not None}
-    return {
-        "event_type": event.event_type,
-        "id": event.event_id,
-        "time": event.values["time"],
-        "properties": _properties(event),
-        "user": user,
-    }
-
-
-def _iso(event: CurrentsEvent) -> str:
-    return datetime.fromtimestamp(event.values["time"], UTC).isoformat()
-
-
-def _segment(event: CurrentsEvent) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "event": event.event_type,
-        "messageId": event.event_id,
-        "userId": event.values.get("external_user_id"),
-        "anonymousId": event.values["user_id"],
-        "timestamp": _iso(event),
-        "properties": _properties(event),
-    }
-
-
-def _mixpanel(event: CurrentsEvent) -> dict[str, Any]:
-    properties = {
-        "distinct_id": event.values.get("external_user_id") or event.values["user_id"],
-        "$insert_id": event.event_id,
-        "time": event.values["time"],
-        "braze_user_id": event.values["user_id"],
-        **_properties(event),
-    }
-    return {"event": event.event_type, "properties": properties}
-
-
-def _amplitude(event: CurrentsEvent) -> dict[str, Any]:
-    return {
-        "event_type": event.event_type,
-        "user_id": event.values.get("external_user_id"),
-        "device_id": event.values.get("device_id"),
-        "insert_id": event.event_id,
-        "time": event.values["time"] * 1000,
-        "event_properties": {
-            "braze_user_id": event.values["user_id"],
-            **_properties(event),
-        },
-    }
-
-
-_LINE_SHAPES: dict[ExportFormat, Callable[[CurrentsEvent], dict[str, Any]]] = {
-    ExportFormat.HTTP: _http,
-    ExportFormat.SEGMENT: _segment,
-    ExportFormat.MIXPANEL: _mixpanel,
-    ExportFormat.AMPLITUDE: _amplitude,
-}

@@ -11,7 +11,8 @@ import pytest
 from conftest import Currents, open_currents
 from currents_samples import avro_records, sample_path
 
-from dispatchledger.adapters.currents.export import ExportFormat, export
+from dispatchledger.adapters.currents.export import export
+from dispatchledger.adapters.currents.export_schema import ExportFormat
 from dispatchledger.adapters.currents.log import observed_lineage
 from dispatchledger.domain.values import (
     CampaignDefinition,
