@@ -8,6 +8,7 @@ the environment it is given (see :mod:`dispatchledger.adapters.settings`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections import Counter
@@ -57,14 +58,11 @@ from dispatchledger.domain.commands import (
 )
 from dispatchledger.domain.errors import (
     ConcurrencyConflict,
-    DatabaseLocked,
-    DatabaseUnavailable,
     DispatchLedgerError,
     EmptyAudience,
     IdempotencyKeyReused,
     InvalidCommand,
     PersistenceError,
-    StorageFull,
     UnknownCampaign,
     UnknownCanvas,
     WrongDeliveryType,
@@ -107,6 +105,7 @@ MAX_SKIPPED_LISTED = 1000
 
 _R = TypeVar("_R", bound=Result)
 _A = TypeVar("_A", Campaign, Canvas, Transmission, Catalog)
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class StreamReader(Protocol):
@@ -220,17 +219,30 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def translate_persistence_error(error: Exception) -> PersistenceError:
-    """Map a library or driver error to the project's typed persistence error."""
-    text = str(error)
-    lowered = text.lower()
-    if "locked" in lowered or "lock timeout" in lowered or "lock_timeout" in lowered:
-        return DatabaseLocked(f"the database is locked: {text}")
-    if "no space" in lowered or "disk full" in lowered or "disk is full" in lowered:
-        return StorageFull(f"the database has no room left: {text}")
-    if "connect" in lowered or "authentication" in lowered or "password" in lowered:
-        return DatabaseUnavailable(f"the database cannot be reached: {text}")
-    return PersistenceError(f"the database failed: {text}")
+ErrorTranslator = Callable[[Exception], PersistenceError]
+"""Turns a storage library's error into the project's typed persistence error.
+
+The adapters give a precise one (see ``dispatchledger.adapters.errors``); without
+one, every storage failure is a plain :class:`PersistenceError`.
+"""
+
+
+def plain_persistence_error(error: Exception) -> PersistenceError:
+    """The fallback translation: a :class:`PersistenceError` with the library's text."""
+    return PersistenceError(f"the database failed: {error}")
+
+
+def _storage_errors_translated(method: _F) -> _F:
+    """Raise the ledger's translation of any storage library error."""
+
+    @functools.wraps(method)
+    def wrapper(self: DispatchLedger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except LibraryPersistenceError as error:
+            raise self.translate_error(error) from error
+
+    return cast(_F, wrapper)
 
 
 class DispatchLedger(Application[UUID]):
@@ -248,7 +260,9 @@ class DispatchLedger(Application[UUID]):
         mint_dispatch_id: ids.IdMinter = ids.mint_dispatch_id,
         mint_entry_id: ids.IdMinter = ids.mint_entry_id,
         stream_reader: StreamReader | None = None,
+        translate_error: ErrorTranslator = plain_persistence_error,
     ) -> None:
+        self.translate_error = translate_error
         super().__init__(env)
         self.mint_dispatch_id = mint_dispatch_id
         self.mint_entry_id = mint_entry_id
@@ -263,6 +277,7 @@ class DispatchLedger(Application[UUID]):
 
     # -- the one entry point -------------------------------------------------
 
+    @_storage_errors_translated
     def execute(
         self,
         command: AnyCommand | dict[str, Any],
@@ -276,12 +291,7 @@ class DispatchLedger(Application[UUID]):
         """
         if isinstance(command, dict):
             command = self._validate(command)
-        try:
-            return self._execute(command, audience)
-        except DispatchLedgerError:
-            raise
-        except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+        return self._execute(command, audience)
 
     @staticmethod
     def _validate(data: dict[str, Any]) -> AnyCommand:
@@ -504,7 +514,7 @@ class DispatchLedger(Application[UUID]):
     def _trigger(self, command: TriggerCampaign) -> tuple[Result, Pending]:
         campaign = self._campaign(command.campaign_id)
         _require(campaign.definition.delivery_type, DeliveryType.ACTION_BASED, campaign)
-        trigger_id = command.trigger_id or self.mint_dispatch_id()
+        trigger_id = command.trigger_id or ids.mint_source_id()
         source = Source("trigger", trigger_id)
         return self._send_bounded(
             command.command,
@@ -528,7 +538,7 @@ class DispatchLedger(Application[UUID]):
         campaign = self._campaign(command.campaign_id)
         definition = campaign.definition
         _require(definition.delivery_type, DeliveryType.API_TRIGGERED, campaign)
-        call_id = command.call_id or self.mint_dispatch_id()
+        call_id = command.call_id or ids.mint_source_id()
         pending: Pending = []
         transmission = self._start_transmission(
             "campaign",
@@ -648,7 +658,7 @@ class DispatchLedger(Application[UUID]):
                 "action_based or api_triggered",
             )
         kind = "entry"
-        source = Source(kind, command.trigger_id or self.mint_dispatch_id())
+        source = Source(kind, command.trigger_id or ids.mint_source_id())
         return self._send_bounded(
             command.command,
             "canvas",
@@ -712,6 +722,9 @@ class DispatchLedger(Application[UUID]):
         stream_id = ids.transmission_stream_id(kind, program_id, source_id)
         existing = self._get(Transmission, stream_id)
         if existing is not None:
+            if save_now:
+                # What the command records on its program was saved with it.
+                pending.clear()
             return existing
         by_step = {step_id: self.mint_dispatch_id() for step_id in step_ids or ()}
         if step_ids is not None:
@@ -725,11 +738,24 @@ class DispatchLedger(Application[UUID]):
             # A bulk send saves its transmission first, with what the command
             # recorded on its program: the id survives an interruption, and
             # repeating the command resumes the send.
-            self.save(*pending, transmission)
+            try:
+                self.save(*pending, transmission)
+            except IntegrityError:
+                return self._started_elsewhere(stream_id, source_id, pending)
             pending.clear()
         else:
             pending.append(transmission)
         return transmission
+
+    def _started_elsewhere(
+        self, stream_id: UUID, source_id: str, pending: Pending
+    ) -> Transmission:
+        """The transmission another writer saved while this one tried to."""
+        existing = self._get(Transmission, stream_id)
+        if existing is None:
+            raise ConcurrencyConflict(f"starting {source_id!r}", 1)
+        pending.clear()
+        return existing
 
     def _send_in_batches(
         self,
@@ -866,6 +892,7 @@ class DispatchLedger(Application[UUID]):
 
     # -- reading back --------------------------------------------------------------
 
+    @_storage_errors_translated
     def campaign(self, campaign_id: str) -> CampaignDefinition:
         """The current definition of a campaign."""
         found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
@@ -873,6 +900,7 @@ class DispatchLedger(Application[UUID]):
             raise UnknownCampaign(campaign_id)
         return found.definition
 
+    @_storage_errors_translated
     def canvas(self, canvas_id: str) -> CanvasDefinition:
         """The current definition of a Canvas."""
         found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
@@ -880,11 +908,13 @@ class DispatchLedger(Application[UUID]):
             raise UnknownCanvas(canvas_id)
         return found.definition
 
+    @_storage_errors_translated
     def programs(self) -> list[tuple[str, str]]:
         """Every defined (kind, id), in the order they were defined."""
         catalog = self._get(Catalog, CATALOG_ID)
         return list(catalog.programs) if catalog is not None else []
 
+    @_storage_errors_translated
     def transmission(
         self, program_kind: str, program_id: str, source_id: str
     ) -> Transmission | None:
@@ -892,6 +922,7 @@ class DispatchLedger(Application[UUID]):
         stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
         return self._get(Transmission, stream_id)
 
+    @_storage_errors_translated
     def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         """Every message the user was sent, oldest first, read from the streams."""
         streams = {
@@ -912,6 +943,7 @@ class DispatchLedger(Application[UUID]):
         records.sort(key=lambda r: (r.sent_at, r.program_id, r.channel))
         return records
 
+    @_storage_errors_translated
     def journey_variant(
         self, canvas_id: str, user_id: str, entry_id: str
     ) -> str | None:
@@ -923,15 +955,13 @@ class DispatchLedger(Application[UUID]):
                 return event.variant_id
         return None
 
+    @_storage_errors_translated
     def render(
         self, request: RenderRequest | None = None, **fields: Any
     ) -> RenderedMessage:
         """Render a message for preview, or as recorded; see :mod:`.personalization`."""
         request = render_request(fields, request)
-        try:
-            return render_message(self, request)
-        except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+        return render_message(self, request)
 
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:

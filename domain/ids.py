@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 NAMESPACE = UUID("5d0b9a1e-52a4-4f0e-9d0e-7a0c6a1f2b3c")
 """Root namespace of every id this project derives by name."""
@@ -28,6 +28,14 @@ def mint_dispatch_id() -> str:
 def mint_entry_id() -> str:
     """A new journey (Canvas entry instance) id: 32 lowercase hex characters."""
     return secrets.token_hex(16)
+
+
+def mint_source_id() -> str:
+    """A name for a trigger or API call the caller did not name.
+
+    Shaped as a UUID so it is never mistaken for a dispatch id.
+    """
+    return str(uuid4())
 
 
 def derive_id(kind: str, *parts: str) -> UUID:

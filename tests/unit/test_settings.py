@@ -8,6 +8,7 @@ from dispatchledger.adapters.settings import (
     DATABASE_URL,
     DEFAULT_DATABASE_URL,
     LOCK_TIMEOUT,
+    POSTGRES_FACTORY_TOPIC,
     VARIABLES,
     Settings,
 )
@@ -37,7 +38,7 @@ def test_postgres_url_gives_every_connection_setting_and_the_schema() -> None:
 
     env = Settings.from_env({DATABASE_URL: url, LOCK_TIMEOUT: "2"}).event_store_env()
 
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == POSTGRES_FACTORY_TOPIC
     assert env["POSTGRES_HOST"] == "db.internal"
     assert env["POSTGRES_PORT"] == "6543"
     assert env["POSTGRES_DBNAME"] == "ledger"
