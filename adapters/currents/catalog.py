@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dispatchledger.domain.application import DispatchLedger
@@ -259,19 +260,29 @@ def save_catalog(
     """Keep the catalog in the ledger, replacing the programs it names."""
     when = at or datetime.now(UTC)
     try:
-        stored: ObservedCatalog = ledger.repository.get(OBSERVED_CATALOG_ID)
-    except AggregateNotFoundError:
-        stored = ObservedCatalog.open(when)
-    stored.load({k: v.to_dict() for k, v in catalog.programs.items()}, when)
-    ledger.save(stored)
+        stored = _stored(ledger) or ObservedCatalog.open(when)
+        stored.load({k: v.to_dict() for k, v in catalog.programs.items()}, when)
+        ledger.save(stored)
+    except LibraryPersistenceError as error:
+        raise ledger.translate_error(error) from error
 
 
 def stored_catalog(ledger: DispatchLedger) -> ProgramCatalog:
     """The catalog kept in the ledger (empty when none was loaded)."""
     try:
-        stored: ObservedCatalog = ledger.repository.get(OBSERVED_CATALOG_ID)
-    except AggregateNotFoundError:
+        stored = _stored(ledger)
+    except LibraryPersistenceError as error:
+        raise ledger.translate_error(error) from error
+    if stored is None:
         return ProgramCatalog()
     return ProgramCatalog(
         {k: ProgramInfo.from_dict(v) for k, v in stored.programs.items()}
     )
+
+
+def _stored(ledger: DispatchLedger) -> ObservedCatalog | None:
+    try:
+        found: ObservedCatalog = ledger.repository.get(OBSERVED_CATALOG_ID)
+    except AggregateNotFoundError:
+        return None
+    return found

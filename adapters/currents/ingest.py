@@ -28,10 +28,7 @@ from dispatchledger.adapters.currents.readers import (
 )
 from dispatchledger.adapters.currents.records import RecordRejected, normalise
 from dispatchledger.adapters.currents.rejects import Reject, RejectsStore
-from dispatchledger.domain.application import (
-    DispatchLedger,
-    translate_persistence_error,
-)
+from dispatchledger.domain.application import DispatchLedger
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +176,7 @@ class Ingestor:
             new = [e for sid, e in unique.items() if sid not in existing]
             return self._save(new)
         except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+            raise self.ledger.translate_error(error) from error
 
     def _save(self, events: list[DomainEvent]) -> int:
         if not events:

@@ -15,10 +15,7 @@ from typing import Any, cast
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
 
-from dispatchledger.domain.application import (
-    DispatchLedger,
-    translate_persistence_error,
-)
+from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.domain.observed import (
     SEND_EVENT_TYPES,
@@ -42,7 +39,7 @@ def read_events(
         try:
             page = ledger.recorder.select_notifications(start, page_size, topics=topics)
         except LibraryPersistenceError as error:
-            raise translate_persistence_error(error) from error
+            raise ledger.translate_error(error) from error
         for notification in page:
             yield cast(DomainEvent, ledger.mapper.to_domain_event(notification))
         if len(page) < page_size:

@@ -27,12 +27,11 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from dispatchledger.adapters.settings import Settings, backend_of
-from dispatchledger.domain.application import translate_persistence_error
+from dispatchledger.adapters.errors import ErrorTranslator
+from dispatchledger.adapters.settings import Settings
 
 TABLE = "currents_rejects"
 
@@ -53,8 +52,14 @@ class Reject:
 class RejectsStore:
     """Rejected records in a SQL table of the ledger's database."""
 
-    def __init__(self, engine: Engine, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        schema: str | None = None,
+        translate: ErrorTranslator | None = None,
+    ) -> None:
         self.engine = engine
+        self.translate = translate or ErrorTranslator()
         self.metadata = MetaData(schema=schema)
         self.table = Table(
             TABLE,
@@ -116,30 +121,24 @@ class RejectsStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    @staticmethod
-    def _guarded(action: Callable[[], T]) -> T:
+    def _guarded(self, action: Callable[[], T]) -> T:
         try:
             return action()
         except SQLAlchemyError as error:
-            raise translate_persistence_error(error) from error
+            raise self.translate(error) from error
 
 
 def open_rejects(settings: Settings) -> RejectsStore:
     """The rejects store in the database ``settings`` name (in memory for memory://)."""
-    url = settings.url
-    if backend_of(url) == "memory":
+    translate = ErrorTranslator.for_settings(settings)
+    if settings.backend == "memory":
         engine = create_engine(
             "sqlite://",
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
         )
-        return RejectsStore(engine)
-    if backend_of(url) == "sqlite":
-        return RejectsStore(create_engine(url))
-    schema = url.query.get("schema")
-    engine = create_engine(_psycopg(url), pool_pre_ping=True)
-    return RejectsStore(engine, schema if isinstance(schema, str) else None)
-
-
-def _psycopg(url: URL) -> URL:
-    return url.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
+        return RejectsStore(engine, translate=translate)
+    if settings.backend == "sqlite":
+        return RejectsStore(create_engine(settings.url), translate=translate)
+    engine = create_engine(settings.sqlalchemy_url(), pool_pre_ping=True)
+    return RejectsStore(engine, settings.postgres_schema, translate)

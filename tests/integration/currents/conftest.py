@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from dispatchledger.adapters import Settings, open_ledger
-from dispatchledger.adapters.currents import Ingestor, RejectsStore, open_rejects
-from dispatchledger.domain.application import DispatchLedger
-
-
-@dataclass
-class Currents:
-    ledger: DispatchLedger
-    rejects: RejectsStore
-
-    @property
-    def ingestor(self) -> Ingestor:
-        return Ingestor(self.ledger, self.rejects, batch_size=50)
-
-
-def open_currents(url: str) -> Currents:
-    return Currents(open_ledger(url), open_rejects(Settings(database_url=url)))
+from .helpers import Currents, open_currents
 
 
 @pytest.fixture

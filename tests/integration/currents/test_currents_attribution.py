@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import Currents
 from typer.testing import CliRunner
 
 from dispatchledger.adapters.cli import app
@@ -19,6 +18,8 @@ from dispatchledger.domain.values import (
     DeliveryType,
     MessageVariation,
 )
+
+from .helpers import Currents
 
 DAY = 86_400
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Currents
 
 from dispatchledger.adapters.currents.audit import Finding, audit
 from dispatchledger.adapters.currents.catalog import ProgramCatalog, load_catalog
@@ -22,6 +21,8 @@ from dispatchledger.adapters.currents.log import (
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.observed import EngagementObserved
 from dispatchledger.domain.values import ApiTriggerDispatch
+
+from .helpers import Currents
 
 T0 = 2_000_000_000
 

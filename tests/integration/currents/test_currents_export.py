@@ -8,8 +8,6 @@ from pathlib import Path
 
 import fastavro
 import pytest
-from conftest import Currents, open_currents
-from currents_samples import avro_records, sample_path
 
 from dispatchledger.adapters.currents.export import export
 from dispatchledger.adapters.currents.export_schema import ExportFormat
@@ -20,6 +18,8 @@ from dispatchledger.domain.values import (
     DeliveryType,
     MessageVariation,
 )
+
+from .helpers import Currents, avro_records, open_currents, sample_path
 
 AT = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Currents, open_currents
-from currents_samples import write_avro_like
 
 from dispatchledger.adapters.currents.log import read_events
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.observed import ObservedMessageDispatched
+
+from .helpers import Currents, open_currents, write_avro_like
 
 SEND = "users.messages.email.Send"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import Currents
-from currents_samples import copy_sample
-
 from dispatchledger.adapters.currents.log import observed_lineage, read_events
 from dispatchledger.adapters.currents.readers import read_file
 from dispatchledger.adapters.currents.records import NormalisedRecord, normalise
 from dispatchledger.domain.observed import ObservedMessageDispatched
+
+from .helpers import Currents, copy_sample
 
 SEND = "users.messages.email.Send"
 DISPATCH = "639a35d192b0df004d06514c"

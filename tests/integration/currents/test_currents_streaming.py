@@ -6,9 +6,9 @@ import json
 import tracemalloc
 from pathlib import Path
 
-from conftest import open_currents
-
 from dispatchledger.adapters.currents import Ingestor, IngestSummary
+
+from .helpers import open_currents
 
 
 def write_sends(path: Path, count: int) -> Path:

@@ -1,14 +1,34 @@
-"""Helpers for tests that read Braze's sample files: copies with fresh ids."""
+"""Helpers for the Currents tests: an opened ledger and rejects store, and
+copies of Braze's sample files with fresh ids."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fastavro
 
+from dispatchledger.adapters import Settings, open_ledger
+from dispatchledger.adapters.currents import Ingestor, RejectsStore, open_rejects
+from dispatchledger.domain.application import DispatchLedger
+
 SHAPES = ("avro", "json", "http")
+
+
+@dataclass
+class Currents:
+    ledger: DispatchLedger
+    rejects: RejectsStore
+
+    @property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.ledger, self.rejects, batch_size=50)
+
+
+def open_currents(url: str) -> Currents:
+    return Currents(open_ledger(url), open_rejects(Settings(database_url=url)))
 
 
 def sample_path(samples: Path, shape: str, event_type: str) -> Path:
