@@ -140,5 +140,9 @@ def open_rejects(settings: Settings) -> RejectsStore:
         return RejectsStore(engine, translate=translate)
     if settings.backend == "sqlite":
         return RejectsStore(create_engine(settings.url), translate=translate)
-    engine = create_engine(settings.sqlalchemy_url(), pool_pre_ping=True)
+    engine = create_engine(
+        settings.sqlalchemy_url(),
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.connect_timeout_seconds},
+    )
     return RejectsStore(engine, settings.postgres_schema, translate)
