@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dispatchledger.adapters import Settings
+from dispatchledger.adapters.currents import open_rejects
 from dispatchledger.adapters.currents.log import read_events
-from dispatchledger.domain.errors import InvalidCommand
+from dispatchledger.domain.errors import DatabaseUnavailable, InvalidCommand
 from dispatchledger.domain.observed import ObservedMessageDispatched
 
 from .helpers import Currents, open_currents, write_avro_like
@@ -214,3 +216,10 @@ def test_dedupe_and_rejects_on_every_backend(
     finally:
         opened.rejects.close()
         opened.ledger.close()
+
+
+def test_an_unreachable_database_is_a_typed_error() -> None:
+    settings = Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere")
+
+    with pytest.raises(DatabaseUnavailable, match=r"127\.0\.0\.1:1"):
+        open_rejects(settings)
