@@ -43,7 +43,7 @@ def open_ledger(
     except _STORAGE_ERRORS as error:
         raise translate(error) from error
     ledger.batch_size = settings.batch_size
-    logger.info("ledger open on %s", settings.redacted_url())
+    logger.debug("ledger open on %s", settings.redacted_url())
     return ledger
 
 

@@ -163,6 +163,11 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def parse_database_url(text: str) -> URL:
     """Parse and check a database URL; raise InvalidCommand naming what is wrong."""
+    if not isinstance(text, str):
+        raise InvalidCommand(
+            f"the database URL must be a string, not {type(text).__name__}",
+            [{"field": DATABASE_URL, "reason": "not a string"}],
+        )
     if text.startswith("memory:"):
         return make_url("sqlite://")
     try:

@@ -19,16 +19,19 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEvent
+from eventsourcing.domain import DomainEvent, EventSourcingError
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    ConnectionPoolClosedError,
     IntegrityError,
     JSONTranscoder,
     StoredEvent,
     Transcoding,
 )
 from eventsourcing.persistence import PersistenceError as LibraryPersistenceError
-from pydantic import ValidationError
+from eventsourcing.utils import TopicError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from dispatchledger.domain import ids
 from dispatchledger.domain.campaign import Campaign
@@ -58,6 +61,8 @@ from dispatchledger.domain.commands import (
 )
 from dispatchledger.domain.errors import (
     ConcurrencyConflict,
+    DatabaseUnavailable,
+    DefinitionConflict,
     DispatchLedgerError,
     EmptyAudience,
     IdempotencyKeyReused,
@@ -91,6 +96,7 @@ from dispatchledger.domain.personalization import (
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     VALUE_OBJECTS,
+    ApiId,
     ApiTriggerDispatch,
     CampaignDefinition,
     CanvasDefinition,
@@ -98,6 +104,7 @@ from dispatchledger.domain.values import (
     DeliveryType,
     MessageVariation,
     ValueObject,
+    is_valid_user_id,
 )
 
 MAX_SKIPPED_LISTED = 1000
@@ -200,17 +207,40 @@ Pending = list[Any]
 """Aggregates and events a command saves in its final transaction."""
 
 
-def _valid_user_id(user_id: object) -> bool:
-    return isinstance(user_id, str) and 0 < len(user_id) <= 200
+_END: Any = object()
 
 
 def _non_empty(items: Iterable[str], error: DispatchLedgerError) -> Iterator[str]:
     """The same items, after checking there is at least one (nothing is written)."""
     iterator = iter(items)
-    first = next(iterator, None)
-    if first is None:
+    # A sentinel, not None: a None member is an invalid id to skip and
+    # report, not the end of the audience.
+    first = next(iterator, _END)
+    if first is _END:
         raise error
     return itertools.chain([first], iterator)
+
+
+def _check_audience(command: AnyCommand, audience: object) -> None:
+    """Refuse an audience the command cannot take, or one that is not a collection.
+
+    A string is iterable too, but as an audience it would send to each of its
+    characters.
+    """
+    if not isinstance(command, RunOccurrence | RunCanvasEntry):
+        raise InvalidCommand(
+            f"{command.command} takes no audience; only run_occurrence and"
+            " run_canvas_entry send to an audience",
+            [{"field": "audience", "reason": "not accepted by this command"}],
+        )
+    if isinstance(audience, str | bytes | bytearray) or not isinstance(
+        audience, Iterable
+    ):
+        raise InvalidCommand(
+            f"{command.command}: the audience must be an iterable of user ids,"
+            f" not {type(audience).__name__}",
+            [{"field": "audience", "reason": "not an iterable of user ids"}],
+        )
 
 
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -239,8 +269,16 @@ def _storage_errors_translated(method: _F) -> _F:
     def wrapper(self: DispatchLedger, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
+        except DispatchLedgerError:
+            raise
         except LibraryPersistenceError as error:
             raise self.translate_error(error) from error
+        except ConnectionPoolClosedError as error:
+            raise DatabaseUnavailable("the ledger is closed; open it again") from error
+        except (EventSourcingError, TopicError) as error:
+            # Stored events this program cannot read: written by another
+            # program or version, or damaged.
+            raise PersistenceError(f"stored events cannot be read: {error}") from error
 
     return cast(_F, wrapper)
 
@@ -289,26 +327,22 @@ class DispatchLedger(Application[UUID]):
         ``audience`` replaces the command's own list for bulk sends, so a caller
         can stream any number of recipients without holding them in memory.
         """
-        if isinstance(command, dict):
+        if not isinstance(command, Command):
+            # A mapping, or anything else a caller passed: validation names
+            # what is wrong with it instead of failing on a missing attribute.
             command = self._validate(command)
         return self._execute(command, audience)
 
     @staticmethod
-    def _validate(data: dict[str, Any]) -> AnyCommand:
+    def _validate(data: object) -> AnyCommand:
         try:
             return COMMAND_ADAPTER.validate_python(data)
         except ValidationError as error:
             raise invalid_command(error) from None
 
     def _execute(self, command: AnyCommand, audience: Iterable[str] | None) -> Result:
-        if audience is not None and not isinstance(
-            command, RunOccurrence | RunCanvasEntry
-        ):
-            raise InvalidCommand(
-                f"{command.command} takes no audience; only run_occurrence and"
-                " run_canvas_entry send to an audience",
-                [{"field": "audience", "reason": "not accepted by this command"}],
-            )
+        if audience is not None:
+            _check_audience(command, audience)
         key = command.idempotency_key
         fingerprint = _fingerprint(command)
         if key is not None:
@@ -455,11 +489,13 @@ class DispatchLedger(Application[UUID]):
         return result, [canvas, catalog]
 
     def _archive(self, command: ArchiveProgram) -> tuple[Result, Pending]:
+        # Archiving is idempotent: an archived program archives again as a
+        # no-op, so a retried archive does not fail.
         program: Campaign | Canvas
         if command.program_kind == "campaign":
-            program = self._campaign(command.program_id)
+            program = self._campaign(command.program_id, active=False)
         else:
-            program = self._canvas(command.program_id)
+            program = self._canvas(command.program_id, active=False)
         program.archive(command.at)
         result = ArchiveResult(
             command=command.command,
@@ -564,9 +600,10 @@ class DispatchLedger(Application[UUID]):
         )
         if not transmission.completed:
             send = cast(SendResult, result)
-            transmission.complete(
-                send.recipients, send.messages, len(send.skipped), command.at
-            )
+            # The result lists at most MAX_SKIPPED_LISTED users; the counts
+            # cover them all.
+            skipped = sum(send.skipped_counts.values())
+            transmission.complete(send.recipients, send.messages, skipped, command.at)
             if not any(obj is transmission for obj in rest):
                 rest.append(transmission)
         return result, rest
@@ -588,7 +625,10 @@ class DispatchLedger(Application[UUID]):
             shared=_shares_call_id(definition),
             send_at=command.send_at,
         )
-
+        if transmission.send_at != command.send_at:
+            # The call already exists (scheduled for another time, or sent):
+            # its id and time stand; moving it would need an event of its own.
+            raise DefinitionConflict("API call", command.call_id)
         result = ScheduleResult(
             command=command.command,
             campaign_id=command.campaign_id,
@@ -840,9 +880,11 @@ class DispatchLedger(Application[UUID]):
         decide: Callable[[str, Participation], Decision],
         tally: _SendTally,
     ) -> list[DomainEvent]:
-        valid = [user for user in batch if _valid_user_id(user)]
+        valid: list[str] = []
         for user in batch:
-            if not _valid_user_id(user):
+            if is_valid_user_id(user):
+                valid.append(user)
+            else:
                 tally.skip(repr(user), SkipReason.INVALID_USER_ID)
         states = self._load_states([stream_of(user) for user in valid])
         events: list[DomainEvent] = []
@@ -873,18 +915,20 @@ class DispatchLedger(Application[UUID]):
             return None
         return cast(cls, aggregate)  # type: ignore[valid-type]
 
-    def _campaign(self, campaign_id: str) -> Campaign:
+    def _campaign(self, campaign_id: str, *, active: bool = True) -> Campaign:
         campaign = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if campaign is None:
             raise UnknownCampaign(campaign_id)
-        campaign.ensure_active()
+        if active:
+            campaign.ensure_active()
         return campaign
 
-    def _canvas(self, canvas_id: str) -> Canvas:
+    def _canvas(self, canvas_id: str, *, active: bool = True) -> Canvas:
         canvas = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if canvas is None:
             raise UnknownCanvas(canvas_id)
-        canvas.ensure_active()
+        if active:
+            canvas.ensure_active()
         return canvas
 
     def _catalog(self, at: datetime) -> Catalog:
@@ -895,6 +939,7 @@ class DispatchLedger(Application[UUID]):
     @_storage_errors_translated
     def campaign(self, campaign_id: str) -> CampaignDefinition:
         """The current definition of a campaign."""
+        campaign_id = _checked_id(campaign_id, "campaign_id")
         found = self._get(Campaign, ids.campaign_stream_id(campaign_id))
         if found is None:
             raise UnknownCampaign(campaign_id)
@@ -903,6 +948,7 @@ class DispatchLedger(Application[UUID]):
     @_storage_errors_translated
     def canvas(self, canvas_id: str) -> CanvasDefinition:
         """The current definition of a Canvas."""
+        canvas_id = _checked_id(canvas_id, "canvas_id")
         found = self._get(Canvas, ids.canvas_stream_id(canvas_id))
         if found is None:
             raise UnknownCanvas(canvas_id)
@@ -919,12 +965,19 @@ class DispatchLedger(Application[UUID]):
         self, program_kind: str, program_id: str, source_id: str
     ) -> Transmission | None:
         """The transmission a source started, if it did."""
+        program_kind = _checked_id(program_kind, "program_kind")
+        program_id = _checked_id(program_id, "program_id")
+        source_id = _checked_id(source_id, "source_id")
         stream_id = ids.transmission_stream_id(program_kind, program_id, source_id)
         return self._get(Transmission, stream_id)
 
     @_storage_errors_translated
     def user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         """Every message the user was sent, oldest first, read from the streams."""
+        user_id = _checked_id(user_id, "user_id")
+        return self._user_dispatches(user_id)
+
+    def _user_dispatches(self, user_id: str) -> list[DispatchRecord]:
         streams = {
             (
                 ids.recipient_stream_id(pid, user_id)
@@ -962,6 +1015,20 @@ class DispatchLedger(Application[UUID]):
         """Render a message for preview, or as recorded; see :mod:`.personalization`."""
         request = render_request(fields, request)
         return render_message(self, request)
+
+
+_API_ID: TypeAdapter[str] = TypeAdapter(ApiId)
+
+
+def _checked_id(value: object, field: str) -> str:
+    """``value`` if it is an id a command would accept; else name the argument."""
+    try:
+        return _API_ID.validate_python(value, strict=True)
+    except ValidationError as error:
+        reason = _reason(error.errors(include_url=False)[0])
+        raise InvalidCommand(
+            f"{field}: {reason}", [{"field": field, "reason": reason}]
+        ) from None
 
 
 def _record_of(event: MessageDispatched) -> DispatchRecord:
@@ -1034,6 +1101,17 @@ _RESULT_TYPES: dict[str, type[Result]] = {
 }
 
 
+def _reason(item: ErrorDetails) -> str:
+    """The reason of one validation problem, without pydantic's prefix.
+
+    Our own rules raise ValueError, which pydantic reports as
+    "Value error, <our words>"; the caller needs only our words.
+    """
+    if item["type"] == "value_error":
+        return str(item.get("ctx", {}).get("error", item["msg"]))
+    return item["msg"]
+
+
 def invalid_command(error: ValidationError) -> InvalidCommand:
     """The project's error for input that failed validation, naming each field."""
     problems = [
@@ -1041,7 +1119,7 @@ def invalid_command(error: ValidationError) -> InvalidCommand:
             # An error of the whole object (e.g. an unknown command tag) has
             # no location; it concerns the command itself.
             "field": ".".join(str(part) for part in item["loc"]) or "command",
-            "reason": item["msg"],
+            "reason": _reason(item),
         }
         for item in error.errors(include_url=False)
     ]

@@ -6,16 +6,64 @@ inside events and come back from storage with their own types (never plain dicts
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
-ApiId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+def _printable_id(value: str) -> str:
+    """Refuse control characters and ids with nothing visible in them.
+
+    Ids are opaque (D1) but they name streams: stream ids join their parts
+    with a control character, so one inside an id would let two different
+    pairs of ids name the same stream. An id of blanks is a missing id.
+    """
+    for position, char in enumerate(value):
+        if unicodedata.category(char) == "Cc":
+            raise ValueError(
+                f"control character U+{ord(char):04X} at position {position}"
+                " is not allowed in an id"
+            )
+    if not value.strip():
+        raise ValueError("an id must contain a visible character")
+    return value
+
+
+ApiId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_printable_id),
+]
 """An API id (campaign, Canvas, step, variation): a non-empty opaque string."""
 
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+UserId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_printable_id),
+]
+
+_USER_ID: TypeAdapter[str] = TypeAdapter(UserId)
+
+
+def is_valid_user_id(value: object) -> bool:
+    """Whether ``value`` is a user id a command would accept."""
+    try:
+        _USER_ID.validate_python(value, strict=True)
+    except ValidationError:
+        return False
+    return True
 
 
 class Channel(StrEnum):

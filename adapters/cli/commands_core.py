@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
@@ -50,16 +50,9 @@ def apply(
         raise typer.Exit(1)
 
 
-def _apply_line(ledger: Any, line: str, number: int, file: str) -> dict[str, Any]:
+def _apply_line(ledger: Any, raw: bytes, number: int, file: str) -> dict[str, Any]:
     try:
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InvalidCommand(
-                f"{file}:{number}: not JSON: {error.msg} at column {error.colno}"
-            ) from None
-        if not isinstance(data, dict):
-            raise InvalidCommand(f"{file}:{number}: a command must be a JSON object")
+        data = _parse_line(raw, number, file)
         result = ledger.execute(data)
     except DispatchLedgerError as error:
         return {"ok": False, "line": number, "error": error.to_dict()}
@@ -68,16 +61,48 @@ def _apply_line(ledger: Any, line: str, number: int, file: str) -> dict[str, Any
     return output
 
 
+def _decode_line(raw: bytes, number: int, file: str) -> str:
+    """The line as text; a line that is not UTF-8 fails alone, naming the byte."""
+    try:
+        # A byte order mark some editors put before the first line is not data.
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        bad = raw[error.start]
+        raise InvalidCommand(
+            f"{file}:{number}: not UTF-8: byte 0x{bad:02x} at byte {error.start + 1}"
+        ) from None
+
+
+def _parse_line(raw: bytes, number: int, file: str) -> dict[str, Any]:
+    line = _decode_line(raw, number, file)
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InvalidCommand(
+            f"{file}:{number}: not JSON: {error.msg} at column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise InvalidCommand(f"{file}:{number}: JSON nested too deeply") from None
+    except ValueError as error:
+        # The parser's limits, such as an integer too long to convert.
+        raise InvalidCommand(f"{file}:{number}: not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidCommand(f"{file}:{number}: a command must be a JSON object")
+    return data
+
+
 class _open_input:  # noqa: N801 - used as a context manager, reads like a function
+    """The input as bytes, so each line is decoded (and can fail) on its own."""
+
     def __init__(self, file: str) -> None:
         self.file = file
-        self.handle: TextIO | None = None
+        self.handle: BinaryIO | None = None
 
-    def __enter__(self) -> TextIO:
+    def __enter__(self) -> BinaryIO:
         if self.file == "-":
-            return sys.stdin
+            return sys.stdin.buffer
         try:
-            self.handle = Path(self.file).open(encoding="utf-8")
+            self.handle = Path(self.file).open("rb")
         except OSError as error:
             raise InvalidCommand(f"cannot read {self.file}: {error.strerror}") from None
         return self.handle

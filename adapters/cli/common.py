@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dispatchledger.adapters.settings import DATABASE_URL, DEFAULT_DATABASE_URL
 from dispatchledger.domain.errors import DispatchLedgerError
@@ -36,7 +37,14 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except DispatchLedgerError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        # The message is text, not markup (ids and paths may hold brackets);
+        # soft_wrap: a long message (a path, a URL) stays one line that can
+        # be grepped or copied, instead of being broken at the console width.
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(error))}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
 
 
