@@ -223,3 +223,25 @@ def test_an_unreachable_database_is_a_typed_error() -> None:
 
     with pytest.raises(DatabaseUnavailable, match=r"127\.0\.0\.1:1"):
         open_rejects(settings)
+
+
+class BlindReader:
+    """A stream reader that never sees existing streams, as if another import
+    stored them between the check and the save."""
+
+    def read_streams(self, stream_ids: object) -> dict[object, object]:
+        return {}
+
+
+def test_a_record_stored_meanwhile_is_a_duplicate_not_a_failure(
+    currents: Currents, tmp_path: Path
+) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text("\n".join(json.dumps(envelope(i)) for i in ("a", "b")) + "\n")
+    currents.ingestor.ingest([path])
+    currents.ledger.stream_reader = BlindReader()  # type: ignore[assignment]
+
+    again = currents.ingestor.ingest([path])
+
+    assert (again.imported, again.duplicates, again.rejected) == (0, 2, 0)
+    assert stored_ids(currents) == ["a", "b"]
