@@ -10,6 +10,7 @@ import typer
 from dispatchledger.adapters.cli import (
     commands_core,
     commands_currents,
+    commands_projections,
     commands_render,
 )
 
@@ -21,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (commands_core, commands_render, commands_currents):
+for module in (commands_core, commands_render, commands_projections, commands_currents):
     module.register(app)
 
 
