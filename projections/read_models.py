@@ -335,9 +335,13 @@ class Lineage:
 
 def default_projections() -> list[Projection]:
     """The dispatch read models, in the order they are reported."""
+    # Imported here: the observed read models read this module's tables.
+    from dispatchledger.projections.observed import observed_projections
+
     return [
         DispatchesByUser(),
         DispatchesByStep(),
         RecipientsByTransmission(),
         Lineage(),
+        *observed_projections(),
     ]

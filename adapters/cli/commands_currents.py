@@ -18,7 +18,6 @@ from dispatchledger.adapters.cli.common import (
     print_json,
     reported_errors,
 )
-from dispatchledger.adapters.currents.attribution import campaign_attribution
 from dispatchledger.adapters.currents.audit import audit as run_audit
 from dispatchledger.adapters.currents.catalog import (
     load_catalog,
@@ -36,6 +35,7 @@ from dispatchledger.adapters.currents.ingest import (
 )
 from dispatchledger.adapters.currents.readers import input_files
 from dispatchledger.adapters.currents.rejects import RejectsStore, open_rejects
+from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.adapters.settings import Settings
 from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.values import ApiTriggerDispatch
@@ -239,11 +239,20 @@ def attribution(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List a campaign's conversions per dispatch (rule A1): which send drove them."""
+    """List a campaign's conversions per dispatch (rule A1): which send drove them.
+
+    The read models are brought up to date first; another ``--window`` reads the
+    same projected sends and conversions again: nothing stored changes.
+    """
     with reported_errors(), _opened(db) as (ledger, _store):
-        result = campaign_attribution(ledger, campaign, window, stored_catalog(ledger))
+        read_models = open_read_models(db, ledger=ledger)
+        try:
+            read_models.catch_up()
+            result = read_models.attribution(campaign, window)
+        finally:
+            read_models.close()
     if as_json:
-        print_json(result.to_dict())
+        print_json(result.model_dump(mode="json"))
         return
     out_console.print(
         f"campaign {campaign}, window {result.window_seconds} s", highlight=False

@@ -333,7 +333,17 @@ def _dispatch_tree(found: DispatchLineage) -> Tree:
             branch.add(f"user {recipient.user_id}: {', '.join(recipient.channels)}")
         if view.recipients_truncated:
             branch.add(f"… more recipients (first {len(view.recipients)} listed)")
-    if not found.transmissions:
+    if found.lifecycle:
+        life = tree.add("lifecycle")
+        for event in found.lifecycle:
+            life.add(
+                f"{event.at.isoformat()} {event.action} {event.channel}"
+                f" user {event.user_id}"
+                + (f" ({event.event_type} {event.event_id})" if event.observed else "")
+            )
+        if found.lifecycle_truncated:
+            life.add(f"… more events (first {len(found.lifecycle)} listed)")
+    if not found.transmissions and not found.lifecycle:
         tree.add("no such dispatch id has been projected")
     return tree
 

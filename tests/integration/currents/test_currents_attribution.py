@@ -9,7 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from dispatchledger.adapters.cli import app
-from dispatchledger.adapters.currents.attribution import campaign_attribution
+from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.observed import Basis
 from dispatchledger.domain.values import (
     CampaignDefinition,
@@ -85,15 +85,22 @@ def k04(currents: Currents) -> tuple[str, str]:
     return d1, d2
 
 
-def outcomes(currents: Currents, window: int | None = None) -> dict[str, Any]:
-    result = campaign_attribution(currents.ledger, "daily", window)
+def outcomes(currents: Currents, url: str, window: int | None = None) -> dict[str, Any]:
+    read_models = open_read_models(url, ledger=currents.ledger)
+    try:
+        read_models.catch_up()
+        result = read_models.attribution("daily", window)
+    finally:
+        read_models.close()
     return {r.event_id: (r.dispatch_id, r.basis) for r in result.all_results()}
 
 
-def test_k04_each_conversion_credited_by_rule_a1(currents: Currents) -> None:
+def test_k04_each_conversion_credited_by_rule_a1(
+    currents: Currents, sqlite_url: str
+) -> None:
     d1, d2 = k04(currents)
 
-    found = outcomes(currents)
+    found = outcomes(currents, sqlite_url)
 
     assert found == {
         "c-u1-next-hour": (d2, Basis.INFERRED),
@@ -106,12 +113,12 @@ def test_k04_each_conversion_credited_by_rule_a1(currents: Currents) -> None:
 
 
 def test_k04_a_shorter_window_changes_only_what_it_affects(
-    currents: Currents,
+    currents: Currents, sqlite_url: str
 ) -> None:
     d1, d2 = k04(currents)
-    three_days = outcomes(currents)
+    three_days = outcomes(currents, sqlite_url)
 
-    one_day = outcomes(currents, window=DAY)
+    one_day = outcomes(currents, sqlite_url, window=DAY)
 
     changed = {k for k in three_days if three_days[k] != one_day[k]}
     assert changed == {"c-u2"}
@@ -145,3 +152,32 @@ def test_k04_conversions_listed_per_dispatch_with_their_occurrence(
         "c-u3-never-sent",
         "c-u2-too-late",
     ]
+
+
+def test_k04_rebuild_check_passes(currents: Currents, sqlite_url: str) -> None:
+    k04(currents)
+    read_models = open_read_models(sqlite_url, ledger=currents.ledger)
+    try:
+        read_models.catch_up()
+
+        reports = read_models.rebuild(
+            ["conversion_attribution", "dispatch_lifecycle"], check_only=True
+        )
+    finally:
+        read_models.close()
+
+    assert {r.projection: r.identical for r in reports} == {
+        "conversion_attribution": True,
+        "dispatch_lifecycle": True,
+    }
+
+
+def test_a_window_must_be_positive(currents: Currents, sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["attribution", "--campaign", "daily", "--window", "0", "--db", sqlite_url]
+    )
+
+    assert result.exit_code == 2
+    assert "window must be a positive number of seconds" in " ".join(
+        result.output.split()
+    )
