@@ -12,6 +12,7 @@ import pytest
 from dispatchledger.adapters.currents.export import export
 from dispatchledger.adapters.currents.export_schema import ExportFormat
 from dispatchledger.adapters.currents.log import observed_lineage
+from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.values import (
     CampaignDefinition,
     Channel,
@@ -68,6 +69,19 @@ def test_a_re_export_is_identical(
             assert first.read_bytes() == second.read_bytes()
 
 
+def projected_lifecycle(
+    opened: Currents, url: str, dispatch_id: str
+) -> list[tuple[object, ...]]:
+    """The read models' lifecycle of a dispatch, minted or imported alike."""
+    read_models = open_read_models(url, ledger=opened.ledger)
+    try:
+        read_models.catch_up()
+        lifecycle = read_models.dispatch_lineage(dispatch_id).lifecycle
+    finally:
+        read_models.close()
+    return [e.model_dump(exclude={"observed"}) for e in lifecycle]
+
+
 def minted_and_observed(currents: Currents) -> str:
     """A scheduled email+push occurrence to u1, u2, and an observed open."""
     ledger = currents.ledger
@@ -106,17 +120,22 @@ def minted_and_observed(currents: Currents) -> str:
 
 @pytest.mark.parametrize("fmt", ["avro", "json", "http"])
 def test_export_then_import_gives_back_the_same_lineage(
-    currents: Currents, tmp_path: Path, fmt: str
+    currents: Currents, sqlite_url: str, tmp_path: Path, fmt: str
 ) -> None:
     dispatch_id = minted_and_observed(currents)
     before = observed_lineage(currents.ledger, dispatch_id)
     out = tmp_path / ("out" if fmt != "http" else "out.jsonl")
 
     export(currents.ledger, fmt, out)
-    again = open_currents(f"sqlite:///{tmp_path / 'again.db'}")
+    again_url = f"sqlite:///{tmp_path / 'again.db'}"
+    again = open_currents(again_url)
     try:
         summary = again.ingestor.ingest([out])
         after = observed_lineage(again.ledger, dispatch_id)
+        projected = (
+            projected_lifecycle(currents, sqlite_url, dispatch_id),
+            projected_lifecycle(again, again_url, dispatch_id),
+        )
     finally:
         again.rejects.close()
         again.ledger.close()
@@ -130,6 +149,8 @@ def test_export_then_import_gives_back_the_same_lineage(
         ("Open", "email", "u1"),
     ]
     assert after == before
+    assert projected[0] == projected[1]
+    assert len(projected[0]) == 5
 
 
 def test_partner_shapes_rename_the_envelope(currents: Currents, tmp_path: Path) -> None:
