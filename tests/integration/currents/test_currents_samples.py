@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import fastavro
+
 from dispatchledger.adapters.currents.log import observed_lineage, read_events
 from dispatchledger.adapters.currents.readers import read_file
 from dispatchledger.adapters.currents.records import NormalisedRecord, normalise
 from dispatchledger.domain.observed import ObservedMessageDispatched
 
-from .helpers import Currents, copy_sample
+from .helpers import Currents, avro_records, copy_sample, sample_path
 
 SEND = "users.messages.email.Send"
 DISPATCH = "639a35d192b0df004d06514c"
@@ -130,3 +132,33 @@ def test_one_file_ingested_twice_yields_one_record(
     assert (
         len(list(read_events(currents.ledger, [ObservedMessageDispatched.TOPIC]))) == 1
     )
+
+
+def test_any_writer_schema_version_is_read(
+    currents: Currents, samples: Path, tmp_path: Path
+) -> None:
+    schema, (record,) = avro_records(sample_path(samples, "avro", SEND))
+    older = {
+        **schema,
+        "fields": [f for f in schema["fields"] if f["name"] != "dispatch_id"],
+    }
+    without = {k: v for k, v in record.items() if k != "dispatch_id"}
+    folder = tmp_path / f"event_type={SEND}"
+    folder.mkdir()
+    for name, writer_schema, rows in [
+        ("present.avro", schema, [{**record, "id": "present"}]),
+        ("null.avro", schema, [{**record, "id": "null", "dispatch_id": None}]),
+        ("missing.avro", older, [{**without, "id": "missing"}]),
+    ]:
+        with (folder / name).open("wb") as handle:
+            fastavro.writer(handle, writer_schema, rows)
+
+    summary = currents.ingestor.ingest([tmp_path])
+
+    assert (summary.imported, summary.rejected) == (3, 0)
+    stored = {
+        e.event_id: e.dispatch_id
+        for e in read_events(currents.ledger, [ObservedMessageDispatched.TOPIC])
+        if isinstance(e, ObservedMessageDispatched)
+    }
+    assert stored == {"present": DISPATCH, "null": None, "missing": None}
