@@ -10,7 +10,7 @@ import pytest
 from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.projections.service import ReadModels
 
-from .helpers import Currents, copy_sample
+from .helpers import Currents, copy_sample, open_currents
 
 DISPATCH = "639a35d192b0df004d06514c"
 
@@ -96,4 +96,41 @@ def test_rebuild_check_passes_with_every_sample_imported(
         "dispatch_lifecycle",
         "conversion_attribution",
     }
+    assert all(r.identical for r in reports)
+
+
+def test_observed_read_models_on_postgres(fresh_postgres_url: str) -> None:
+    opened = open_currents(fresh_postgres_url)
+    read_models = open_read_models(fresh_postgres_url, ledger=opened.ledger)
+    base = {"time": 2_000_000_000, "campaign_id": "api-camp"}
+    try:
+        opened.ingestor.ingest_records(
+            [
+                {**base, "id": "s1", "user_id": "u1", "dispatch_id": "shared"},
+                {**base, "id": "s2", "user_id": "u2", "dispatch_id": "shared"},
+            ],
+            event_type="users.messages.email.Send",
+        )
+        opened.ingestor.ingest_records(
+            [{**base, "id": "c1", "user_id": "u1", "time": 2_000_000_060}],
+            source="conversions",
+            event_type="users.campaigns.Conversion",
+        )
+        read_models.catch_up()
+
+        lifecycle = read_models.dispatch_lineage("shared").lifecycle
+        credited = read_models.attribution("api-camp", window_seconds=3600)
+        reports = read_models.rebuild(check_only=True)
+    finally:
+        read_models.close()
+        opened.rejects.close()
+        opened.ledger.close()
+
+    assert [(e.action, e.user_id) for e in lifecycle] == [
+        ("Send", "u1"),
+        ("Send", "u2"),
+    ]
+    assert [
+        (c.event_id, c.dispatch_id, c.basis.value) for c in credited.all_results()
+    ] == [("c1", "shared", "inferred")]
     assert all(r.identical for r in reports)
