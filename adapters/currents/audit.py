@@ -254,58 +254,68 @@ def _duplicates(dispatch_id: str, sends: list[_Send]) -> Iterable[Finding]:
             )
 
 
-def _engagement_findings(log: _Log) -> Iterable[Finding]:
-    by_dispatch: set[tuple[str, str, str | None]] = set()
-    by_message: dict[tuple[str, str, str, str, str], list[_Send]] = defaultdict(list)
-    for send in log.sends:
-        by_dispatch.add((send.ref.user_id, send.channel, send.ref.dispatch_id))
-        by_message[
-            _message_key(
-                send.ref.user_id,
+_MessageKey = tuple[str, str, str, str, str]
+
+
+class _SendIndex:
+    """Sends by (user, channel, dispatch) and by the message they sent."""
+
+    def __init__(self, sends: Iterable[_Send]) -> None:
+        self.dispatches: set[tuple[str, str, str | None]] = set()
+        self.messages: dict[_MessageKey, list[_Send]] = defaultdict(list)
+        for send in sends:
+            ref = send.ref
+            self.dispatches.add((ref.user_id, send.channel, ref.dispatch_id))
+            key = (
+                ref.user_id,
                 send.channel,
                 send.program_kind,
                 send.program_id,
                 send.variation_id,
             )
-        ].append(send)
-    for event in log.engagement:
-        if event.channel in WITHOUT_DISPATCH or event.action in NOT_MATCHED_ACTIONS:
-            continue
-        ref = RecordRef(
-            event.event_type, event.event_id, event.user_id, event.dispatch_id
-        )
-        if (
-            event.dispatch_id is not None
-            and (event.user_id, event.channel, event.dispatch_id) in by_dispatch
-        ):
-            continue
-        key = _message_key(
+            self.messages[key].append(send)
+
+    def has_dispatch(self, event: EngagementObserved) -> bool:
+        found = (event.user_id, event.channel, event.dispatch_id)
+        return event.dispatch_id is not None and found in self.dispatches
+
+    def sends_of(self, event: EngagementObserved) -> list[_Send]:
+        """The sends of the message this engagement is about, whatever their id."""
+        key = (
             event.user_id,
             event.channel,
             event.program_kind,
             event.program_id,
             event.variation_id or "",
         )
-        sends = by_message.get(key, [])
-        if not sends:
-            yield Finding(
-                "engagement_without_send",
-                f"{event.event_type} {event.event_id!r} of user {event.user_id!r}"
-                f" (dispatch {event.dispatch_id!r}) matches no send",
-                (ref,),
-            )
-        elif event.dispatch_id is not None:
-            ids = sorted({s.ref.dispatch_id or "" for s in sends})
-            yield Finding(
-                "engagement_dispatch_mismatch",
-                f"{event.event_type} {event.event_id!r} of user {event.user_id!r}"
-                f" carries dispatch {event.dispatch_id!r}; its send carries"
-                f" {', '.join(repr(i) for i in ids)}",
-                (ref, *(s.ref for s in sends)),
-            )
+        return self.messages.get(key, [])
 
 
-def _message_key(
-    user_id: str, channel: str, kind: str, program_id: str, variation_id: str
-) -> tuple[str, str, str, str, str]:
-    return (user_id, channel, kind, program_id, variation_id)
+def _engagement_findings(log: _Log) -> Iterable[Finding]:
+    index = _SendIndex(log.sends)
+    for event in log.engagement:
+        if event.channel in WITHOUT_DISPATCH or event.action in NOT_MATCHED_ACTIONS:
+            continue
+        if not index.has_dispatch(event):
+            finding = _unmatched(event, index.sends_of(event))
+            if finding is not None:
+                yield finding
+
+
+def _unmatched(event: EngagementObserved, sends: list[_Send]) -> Finding | None:
+    ref = RecordRef(event.event_type, event.event_id, event.user_id, event.dispatch_id)
+    name = f"{event.event_type} {event.event_id!r} of user {event.user_id!r}"
+    if not sends:
+        return Finding(
+            "engagement_without_send",
+            f"{name} (dispatch {event.dispatch_id!r}) matches no send",
+            (ref,),
+        )
+    if event.dispatch_id is None:
+        return None
+    ids = ", ".join(repr(i) for i in sorted({s.ref.dispatch_id or "" for s in sends}))
+    return Finding(
+        "engagement_dispatch_mismatch",
+        f"{name} carries dispatch {event.dispatch_id!r}; its send carries {ids}",
+        (ref, *(s.ref for s in sends)),
+    )
