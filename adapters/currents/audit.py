@@ -14,7 +14,8 @@ audit reports each departure instead, naming the rule and the records involved:
 - ``engagement_without_send`` and ``engagement_dispatch_mismatch``: engagement
   with no matching send, or whose dispatch id differs from its send's.
 
-The audit reads the whole log once; it holds one small tuple per send in memory.
+The audit reads the whole log once; it holds one small record per send and per
+engagement event in memory.
 """
 
 from __future__ import annotations
@@ -88,10 +89,20 @@ class _Send:
     step_id: str | None
 
 
+@dataclass(frozen=True)
+class _Engagement:
+    ref: RecordRef
+    channel: str
+    action: str
+    program_kind: str
+    program_id: str
+    variation_id: str
+
+
 @dataclass
 class _Log:
     sends: list[_Send] = field(default_factory=list)
-    engagement: list[EngagementObserved] = field(default_factory=list)
+    engagement: list[_Engagement] = field(default_factory=list)
     tagged_without_dispatch: list[RecordRef] = field(default_factory=list)
 
 
@@ -135,7 +146,7 @@ def _read(ledger: DispatchLedger) -> _Log:
     log = _Log()
     for event in read_events(ledger, LINEAGE_TOPICS):
         if isinstance(event, EngagementObserved):
-            log.engagement.append(event)
+            log.engagement.append(_engagement_of(event))
             _check_tag(log, event.channel, event.event_type, event.event_id, event)
         elif isinstance(event, MessageDispatched):
             send = _send_of(event)
@@ -157,6 +168,17 @@ def _check_tag(
         log.tagged_without_dispatch.append(
             RecordRef(event_type, event_id, event.user_id, tag)
         )
+
+
+def _engagement_of(event: EngagementObserved) -> _Engagement:
+    return _Engagement(
+        RecordRef(event.event_type, event.event_id, event.user_id, event.dispatch_id),
+        event.channel,
+        event.action,
+        event.program_kind,
+        event.program_id,
+        event.variation_id or "",
+    )
 
 
 def _send_of(event: MessageDispatched) -> _Send:
@@ -275,18 +297,18 @@ class _SendIndex:
             )
             self.messages[key].append(send)
 
-    def has_dispatch(self, event: EngagementObserved) -> bool:
-        found = (event.user_id, event.channel, event.dispatch_id)
-        return event.dispatch_id is not None and found in self.dispatches
+    def has_dispatch(self, event: _Engagement) -> bool:
+        found = (event.ref.user_id, event.channel, event.ref.dispatch_id)
+        return event.ref.dispatch_id is not None and found in self.dispatches
 
-    def sends_of(self, event: EngagementObserved) -> list[_Send]:
+    def sends_of(self, event: _Engagement) -> list[_Send]:
         """The sends of the message this engagement is about, whatever their id."""
         key = (
-            event.user_id,
+            event.ref.user_id,
             event.channel,
             event.program_kind,
             event.program_id,
-            event.variation_id or "",
+            event.variation_id,
         )
         return self.messages.get(key, [])
 
@@ -302,20 +324,20 @@ def _engagement_findings(log: _Log) -> Iterable[Finding]:
                 yield finding
 
 
-def _unmatched(event: EngagementObserved, sends: list[_Send]) -> Finding | None:
-    ref = RecordRef(event.event_type, event.event_id, event.user_id, event.dispatch_id)
-    name = f"{event.event_type} {event.event_id!r} of user {event.user_id!r}"
+def _unmatched(event: _Engagement, sends: list[_Send]) -> Finding | None:
+    ref = event.ref
+    name = f"{ref.event_type} {ref.event_id!r} of user {ref.user_id!r}"
     if not sends:
         return Finding(
             "engagement_without_send",
-            f"{name} (dispatch {event.dispatch_id!r}) matches no send",
+            f"{name} (dispatch {ref.dispatch_id!r}) matches no send",
             (ref,),
         )
-    if event.dispatch_id is None:
+    if ref.dispatch_id is None:
         return None
     ids = ", ".join(repr(i) for i in sorted({s.ref.dispatch_id or "" for s in sends}))
     return Finding(
         "engagement_dispatch_mismatch",
-        f"{name} carries dispatch {event.dispatch_id!r}; its send carries {ids}",
+        f"{name} carries dispatch {ref.dispatch_id!r}; its send carries {ids}",
         (ref, *(s.ref for s in sends)),
     )
