@@ -11,9 +11,9 @@ from rich.table import Table
 
 from dispatchledger.adapters.bootstrap import open_ledger
 from dispatchledger.adapters.cli.commands_projections import (
-    _print_reports,
-    _progress,
-    _user_tree,
+    print_reports,
+    progress_bar,
+    user_tree,
 )
 from dispatchledger.adapters.cli.common import err_console, out_console, reported_errors
 from dispatchledger.adapters.demo import DemoMonth
@@ -53,12 +53,12 @@ def demo(
             _record_month(DemoMonth(ledger, users=users))
             models = open_read_models(url, ledger=ledger)
             try:
-                with _progress("projecting") as progress:
+                with progress_bar("projecting") as progress:
                     models.catch_up(progress=progress)
-                with _progress("checking") as progress:
+                with progress_bar("checking") as progress:
                     reports = models.rebuild(check_only=True, progress=progress)
                 out_console.rule("rebuild --check")
-                _print_reports(reports)
+                print_reports(reports)
                 _print_summary(summarize(models))
                 _print_lineage(models.user_lineage(LINEAGE_USER))
             finally:
@@ -76,7 +76,7 @@ def _print_lineage(lineage: UserLineage) -> None:
     )
     hidden = len(lineage.campaign_messages) - LINEAGE_MESSAGES
     out_console.rule(f"lineage of {lineage.user_id}")
-    out_console.print(_user_tree(shown))
+    out_console.print(user_tree(shown))
     if hidden > 0:
         out_console.print(
             f"({hidden} more campaign messages: dispatchledger lineage --user"
