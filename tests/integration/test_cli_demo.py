@@ -17,7 +17,8 @@ def test_demo_records_projects_checks_and_summarises(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.count("identical at position") == 4
+    # Four dispatch read models and two of observed data (lifecycle, attribution).
+    assert out.count("identical at position") == 6
     # Five weekly digests to 50 members on email, push and in-app: 750 messages,
     # five ids, each shared by the whole occurrence; the in-app third has none.
     digest = next(line for line in out.splitlines() if "occurrence" in line)
