@@ -24,6 +24,7 @@ from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.domain.ids import journey_stream_id, recipient_stream_id
 from dispatchledger.domain.observed import (
+    OBSERVED,
     SEND_EVENT_TYPES,
     Basis,
     ConversionObserved,
@@ -126,9 +127,10 @@ def dispatch_lifecycle(
 ) -> list[LifecycleEvent]:
     """The first ``limit`` sends and engagement of a dispatch, in lifecycle order."""
     where = {"dispatch_id": dispatch_id}
-    minted = store.select(USER_DISPATCHES, where, ["sent_at", "log_id"], limit=limit)
+    sends = store.select(USER_DISPATCHES, where, ["sent_at", "log_id"], limit=limit)
     observed = store.select(DISPATCH_EVENTS, where, ["at", "rank"], limit=limit)
-    events = [_minted(row) for row in minted]
+    # Imported sends are in both tables; the lifecycle table has their Currents ids.
+    events = [_minted(row) for row in sends if row["source_kind"] != OBSERVED]
     events += [
         LifecycleEvent(
             at=row["at"],

@@ -78,6 +78,8 @@ def test_k01_and_k03_in_the_read_models(
 
     shared = read_models.dispatch_lineage("shared").lifecycle
     assert {e.user_id for e in shared} == {"u1", "u2", "u3"}
+    assert [m.user_id for m in read_models.by_dispatch("shared")] == ["u1", "u2", "u3"]
+    assert read_models.by_dispatch("5f0c1a2b3c4d5e6f7a8b9c0d") == []
     hidden = read_models.dispatch_lineage("5f0c1a2b3c4d5e6f7a8b9c0d")
     assert (hidden.lifecycle, hidden.messages, hidden.transmissions) == ([], [], [])
     reports = read_models.rebuild(check_only=True)
@@ -134,3 +136,28 @@ def test_observed_read_models_on_postgres(fresh_postgres_url: str) -> None:
         (c.event_id, c.dispatch_id, c.basis.value) for c in credited.all_results()
     ] == [("c1", "shared", "inferred")]
     assert all(r.identical for r in reports)
+
+
+def test_k12_imported_sends_are_found_by_user_and_by_exact_dispatch_id(
+    currents: Currents, read_models: ReadModels
+) -> None:
+    ids = [
+        "639a35d192b0df004d06514c",
+        "D1234567-89AB-CDEF-0123-456789ABCDEF",
+        "d1234567-89ab-cdef-0123-456789abcdef",
+    ]
+    base = {"time": 2_000_000_000, "campaign_id": "c", "user_id": "u1"}
+    currents.ingestor.ingest_records(
+        [{**base, "id": f"s{n}", "dispatch_id": d} for n, d in enumerate(ids)],
+        event_type="users.messages.email.Send",
+    )
+
+    read_models.catch_up()
+
+    assert [m.dispatch_id for m in read_models.by_user("u1")] == ids
+    for dispatch_id in ids:
+        found = read_models.by_dispatch(dispatch_id)
+        assert [(m.user_id, m.dispatch_id, m.source_kind) for m in found] == [
+            ("u1", dispatch_id, "observed")
+        ]
+    assert read_models.by_dispatch("D1234567-89ab-cdef-0123-456789abcdef") == []
