@@ -292,7 +292,7 @@ def lineage(
     elif isinstance(found, UserLineage):
         out_console.print(user_tree(found))
     else:
-        out_console.print(_dispatch_tree(found))
+        out_console.print(dispatch_tree(found))
 
 
 def user_tree(found: UserLineage) -> Tree:
@@ -319,7 +319,7 @@ def user_tree(found: UserLineage) -> Tree:
     return tree
 
 
-def _dispatch_tree(found: DispatchLineage) -> Tree:
+def dispatch_tree(found: DispatchLineage) -> Tree:
     tree = Tree(f"dispatch {found.dispatch_id}")
     for chain in found.chains:
         tree.add(" → ".join(f"{link.kind} {link.id}" for link in chain))

@@ -57,3 +57,32 @@ def test_demo_default_file_is_recreated_in_the_current_folder(
 
     assert (first.exit_code, second.exit_code) == (0, 0)
     assert (tmp_path / "dispatchledger-demo.db").exists()
+
+
+def test_demo_imports_the_sample_exports_and_audits_them(
+    tmp_path: Path, samples: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+
+    result = CliRunner().invoke(
+        app, ["demo", "--users", "10", "--db", url, "--samples", str(samples)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "rejected 0" in result.stdout
+    assert "dispatch 639a35d192b0df004d06514c" in result.stdout
+    assert "audit findings" in result.stdout
+
+
+def test_demo_imports_engagement_and_attributes_conversions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+
+    result = CliRunner().invoke(app, ["demo", "--users", "50", "--db", url])
+
+    assert result.exit_code == 0, result.output
+    assert "engagement imported: " in result.stdout
+    rows = [line for line in result.stdout.splitlines() if "weekly-digest" in line]
+    cells = [cell.strip() for cell in rows[0].split("│")[1:-1]]
+    conversions, explicit, inferred, unattributed = (int(c) for c in cells[1:])
+    assert conversions == explicit + inferred + unattributed
+    assert conversions > 0
