@@ -9,6 +9,7 @@ team would feed the engagement its platform reports.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,7 +35,11 @@ class EngagementPlan:
         self.by_type.setdefault(event_type, []).append(record)
 
     def counts(self) -> dict[str, int]:
-        return {t.rsplit(".", 1)[1]: len(r) for t, r in sorted(self.by_type.items())}
+        """Records per action (``Open`` counts email and push opens together)."""
+        totals: Counter[str] = Counter()
+        for event_type, records in sorted(self.by_type.items()):
+            totals[event_type.rsplit(".", 1)[1]] += len(records)
+        return dict(totals)
 
 
 def plan_engagement(models: ReadModels, seed: int) -> EngagementPlan:
