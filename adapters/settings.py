@@ -42,8 +42,8 @@ VARIABLES: dict[str, str] = {
     f"DatabaseLocked (default {DEFAULT_LOCK_TIMEOUT_SECONDS}).",
     CONNECT_TIMEOUT: "Seconds to wait for a PostgreSQL connection before failing"
     f" with DatabaseUnavailable (default {DEFAULT_CONNECT_TIMEOUT_SECONDS}).",
-    BATCH_SIZE: "Recipients decided and saved per transaction in bulk sends "
-    f"(default {DEFAULT_BATCH_SIZE}).",
+    BATCH_SIZE: "Recipients decided and saved per transaction in bulk sends, and "
+    f"events projected per transaction (default {DEFAULT_BATCH_SIZE}).",
     SQLITE_SYNCHRONOUS: "How SQLite flushes commits: FULL (default) survives a "
     "power loss; NORMAL survives a crash of the process but may lose the last "
     "commits on a power loss, and writes bulk sends faster.",

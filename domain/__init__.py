@@ -56,6 +56,15 @@ from dispatchledger.domain.events import (
     StepAdvanced,
     UserEntered,
 )
+from dispatchledger.domain.observed import (
+    ActivityObserved,
+    ConversionObserved,
+    EngagementObserved,
+    ObservedCatalog,
+    ObservedMessageDispatched,
+    ObservedStepAdvanced,
+    ObservedUserEntered,
+)
 from dispatchledger.domain.personalization import RenderedMessage, RenderRequest
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
@@ -72,6 +81,7 @@ from dispatchledger.domain.values import (
 
 __all__ = [
     "COMMAND_ADAPTER",
+    "ActivityObserved",
     "AdvanceStep",
     "AnyCommand",
     "ApiTrigger",
@@ -89,6 +99,7 @@ __all__ = [
     "CommandRecorded",
     "ConcurrencyConflict",
     "ConversionBehavior",
+    "ConversionObserved",
     "DatabaseLocked",
     "DatabaseUnavailable",
     "DefineCampaign",
@@ -102,12 +113,17 @@ __all__ = [
     "DispatchTagInInApp",
     "DomainRuleViolation",
     "EmptyAudience",
+    "EngagementObserved",
     "EnterCanvas",
     "IdempotencyKeyReused",
     "InvalidCommand",
     "MessageDispatched",
     "MessageNotRecorded",
     "MessageVariation",
+    "ObservedCatalog",
+    "ObservedMessageDispatched",
+    "ObservedStepAdvanced",
+    "ObservedUserEntered",
     "OccurrenceNotAllowed",
     "ParticipationEvent",
     "PersistenceError",

@@ -9,6 +9,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.projections.framework import ProjectionStore, Row
+from dispatchledger.projections.observed import (
+    CampaignAttribution,
+    LifecycleEvent,
+    campaign_attribution,
+    dispatch_lifecycle,
+)
 from dispatchledger.projections.read_models import (
     JOURNEY_MESSAGES,
     JOURNEY_STEPS,
@@ -137,6 +143,12 @@ class DispatchLineage(_Model):
         description=f"Messages carrying the id, oldest first, at most {MAX_MESSAGES}."
     )
     messages_truncated: bool = False
+    lifecycle: list[LifecycleEvent] = Field(
+        default_factory=list,
+        description="Sends and engagement (delivery, open, click...) in lifecycle"
+        f" order: by time, ties broken by lifecycle rank; at most {MAX_MESSAGES}.",
+    )
+    lifecycle_truncated: bool = False
 
 
 def _one(value: str, field: str) -> str:
@@ -270,12 +282,23 @@ class DispatchQueries:
             ["log_id"],
             limit=MAX_MESSAGES + 1,
         )
+        lifecycle = dispatch_lifecycle(self.store, dispatch_id, MAX_MESSAGES + 1)
         return DispatchLineage(
             dispatch_id=dispatch_id,
             chains=[self._chain(view, dispatch_id) for view in views],
             transmissions=views,
             messages=[UserDispatch.model_validate(m) for m in messages[:MAX_MESSAGES]],
             messages_truncated=len(messages) > MAX_MESSAGES,
+            lifecycle=lifecycle[:MAX_MESSAGES],
+            lifecycle_truncated=len(lifecycle) > MAX_MESSAGES,
+        )
+
+    def attribution(
+        self, campaign_id: str, window_seconds: int | None = None
+    ) -> CampaignAttribution:
+        """Rule A1 for a campaign's conversions (another window reads the same rows)."""
+        return campaign_attribution(
+            self.store, _one(campaign_id, "campaign"), window_seconds
         )
 
     def _sources_of(self, dispatch_id: str) -> list[Row]:

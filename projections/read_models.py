@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dispatchledger.domain.events import MessageDispatched, StepAdvanced, UserEntered
+from dispatchledger.domain.observed import ObservedMessageDispatched
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.projections.framework import (
     Changes,
@@ -23,6 +24,7 @@ from dispatchledger.projections.framework import (
 ENTERED = UserEntered.TOPIC
 ADVANCED = StepAdvanced.TOPIC
 DISPATCHED = MessageDispatched.TOPIC
+OBSERVED_DISPATCHED = ObservedMessageDispatched.TOPIC
 STARTED = Transmission.Started.TOPIC
 
 
@@ -73,17 +75,20 @@ USER_DISPATCHES = Table(
         _time("sent_at"),
         _int("log_id"),
     ),
-    key=("user_id", "program_kind", "program_id", "version"),
-    indexes=(("dispatch_id",),),
+    # One row per send event, recorded or imported: its position in the log
+    # names it. (An imported send is version 1 of a stream of its own, so the
+    # user, program and version would not tell two imported sends apart.)
+    key=("log_id",),
+    indexes=(("user_id",), ("dispatch_id",)),
 )
 
 
 class DispatchesByUser:
-    """Every message a user was sent: one row per message."""
+    """Every message a user was sent, recorded or imported: one row per message."""
 
     name = "dispatches_by_user"
     tables: tuple[Table, ...] = (USER_DISPATCHES,)
-    topics = frozenset({DISPATCHED})
+    topics = frozenset({DISPATCHED, OBSERVED_DISPATCHED})
 
     def handle(self, event: Any, log_id: int, changes: Changes) -> None:
         changes.add(USER_DISPATCHES, _message_row(event, log_id))
@@ -335,9 +340,13 @@ class Lineage:
 
 def default_projections() -> list[Projection]:
     """The dispatch read models, in the order they are reported."""
+    # Imported here: the observed read models read this module's tables.
+    from dispatchledger.projections.observed import observed_projections
+
     return [
         DispatchesByUser(),
         DispatchesByStep(),
         RecipientsByTransmission(),
         Lineage(),
+        *observed_projections(),
     ]

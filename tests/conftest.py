@@ -92,3 +92,11 @@ def any_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+@pytest.fixture
+def samples() -> Path:
+    """Braze's sample Currents files in ../shared; tests using them skip without."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"Braze's sample files are not at {SAMPLES}")
+    return SAMPLES

@@ -9,6 +9,8 @@ import typer
 
 from dispatchledger.adapters.cli import (
     commands_core,
+    commands_currents,
+    commands_demo,
     commands_projections,
     commands_render,
 )
@@ -21,7 +23,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (commands_core, commands_render, commands_projections):
+for module in (
+    commands_core,
+    commands_render,
+    commands_projections,
+    commands_demo,
+    commands_currents,
+):
     module.register(app)
 
 

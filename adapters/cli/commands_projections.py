@@ -85,7 +85,7 @@ def project(
 ) -> None:
     """Catch the read models up with the event log; print their positions as JSON."""
     with reported_errors(), _read_models(db) as models:
-        with _progress("projecting") as progress:
+        with progress_bar("projecting") as progress:
             events = models.catch_up(progress=progress)
         if follow:
             events += _follow(models, interval)
@@ -126,7 +126,7 @@ def rebuild(
     with (
         reported_errors(),
         _read_models(db) as models,
-        _progress("rebuilding") as progress,
+        progress_bar("rebuilding") as progress,
     ):
         reports = models.rebuild(names or [], check_only=check, progress=progress)
     if as_json_output:
@@ -137,12 +137,12 @@ def rebuild(
             }
         )
     else:
-        _print_reports(reports)
+        print_reports(reports)
     if check and not all(r.identical for r in reports):
         raise typer.Exit(1)
 
 
-def _print_reports(reports: list[ProjectionReport]) -> None:
+def print_reports(reports: list[ProjectionReport]) -> None:
     table = Table("table", "live", "rebuilt", "only live", "only rebuilt", "differing")
     for report in reports:
         for t in report.tables:
@@ -290,12 +290,12 @@ def lineage(
             else dispatch_lineage_chart(found)
         )
     elif isinstance(found, UserLineage):
-        out_console.print(_user_tree(found))
+        out_console.print(user_tree(found))
     else:
-        out_console.print(_dispatch_tree(found))
+        out_console.print(dispatch_tree(found))
 
 
-def _user_tree(found: UserLineage) -> Tree:
+def user_tree(found: UserLineage) -> Tree:
     tree = Tree(f"user {found.user_id}")
     for journey in found.journeys:
         branch = tree.add(
@@ -319,7 +319,7 @@ def _user_tree(found: UserLineage) -> Tree:
     return tree
 
 
-def _dispatch_tree(found: DispatchLineage) -> Tree:
+def dispatch_tree(found: DispatchLineage) -> Tree:
     tree = Tree(f"dispatch {found.dispatch_id}")
     for chain in found.chains:
         tree.add(" → ".join(f"{link.kind} {link.id}" for link in chain))
@@ -333,7 +333,17 @@ def _dispatch_tree(found: DispatchLineage) -> Tree:
             branch.add(f"user {recipient.user_id}: {', '.join(recipient.channels)}")
         if view.recipients_truncated:
             branch.add(f"… more recipients (first {len(view.recipients)} listed)")
-    if not found.transmissions:
+    if found.lifecycle:
+        life = tree.add("lifecycle")
+        for event in found.lifecycle:
+            life.add(
+                f"{event.at.isoformat()} {event.action} {event.channel}"
+                f" user {event.user_id}"
+                + (f" ({event.event_type} {event.event_id})" if event.observed else "")
+            )
+        if found.lifecycle_truncated:
+            life.add(f"… more events (first {len(found.lifecycle)} listed)")
+    if not found.transmissions and not found.lifecycle:
         tree.add("no such dispatch id has been projected")
     return tree
 
@@ -381,7 +391,7 @@ class _RateColumn(ProgressColumn):
 
 
 @contextmanager
-def _progress(description: str) -> Iterator[ProgressCallback | None]:
+def progress_bar(description: str) -> Iterator[ProgressCallback | None]:
     """A Rich progress bar on a terminal; elsewhere the runner logs each batch."""
     if not err_console.is_terminal:
         yield None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dispatchledger.adapters import open_ledger
 from dispatchledger.adapters.demo import DemoMonth
+from dispatchledger.adapters.demo.engagement import EngagementPlan
 
 
 def test_demo_month_on_a_sqlite_file(tmp_path: Path) -> None:
@@ -25,3 +26,13 @@ def test_demo_month_on_a_sqlite_file(tmp_path: Path) -> None:
     assert [s.recipients for s in flash] == [25, 25]
     assert all(len(s.dispatch_ids) == 1 for s in flash)
     ledger.close()
+
+
+def test_engagement_counts_add_up_actions_across_channels() -> None:
+    plan = EngagementPlan()
+    plan.add("users.messages.email.Open", {"id": "a"})
+    plan.add("users.messages.email.Open", {"id": "b"})
+    plan.add("users.messages.pushnotification.Open", {"id": "c"})
+    plan.add("users.messages.email.Click", {"id": "d"})
+
+    assert plan.counts() == {"Click": 1, "Open": 3}
