@@ -308,10 +308,18 @@ class SQLAlchemyProjectionStore:
         where: Mapping[str, Any],
         order_by: Sequence[str] = (),
         limit: int | None = None,
+        after: Sequence[Any] | None = None,
     ) -> list[Row]:
         sa_table = self.table(table)
         statement = sa.select(sa_table).where(*_matching(sa_table, where))
-        statement = statement.order_by(*(sa_table.c[name] for name in order_by))
+        if after is not None:
+            if len(after) != len(order_by):
+                raise ValueError("after needs one value per order_by column")
+            ordered = [self._ordered(sa_table.c[name]) for name in order_by]
+            statement = statement.where(sa.tuple_(*ordered) > sa.tuple_(*after))
+        statement = statement.order_by(
+            *(self._ordered(sa_table.c[name]) for name in order_by)
+        )
         statement = statement.limit(limit)
         times = [c.name for c in table.columns if c.kind == "time"]
         with self._read() as conn:

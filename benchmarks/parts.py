@@ -309,6 +309,10 @@ def timed_lookups(
 # -- benchmarks 4 and 5: projections built from the log, and looked up ---------------
 
 
+STEP_PAGE = 100
+"""A step's arrivals are read a page at a time: the first 100, by user."""
+
+
 def projections(
     url: str, count: int, sends: int, lookups: int, synchronous: str
 ) -> Figures:
@@ -330,15 +334,15 @@ def projections(
             "by_user": timed_lookups(models.by_user, user_keys, lookups),
             "by_dispatch": timed_lookups(models.by_dispatch, dispatch_ids, lookups),
             "by_step": timed_lookups(
-                lambda key: models.by_step(*key.split("/")),
+                lambda key: models.by_step(*key.split("/"), limit=STEP_PAGE),
                 [f"{canvas}/{step}" for canvas, step in steps],
-                max(1, lookups // 500),
+                lookups,
             ),
         }
         sizes = {
             "by_user": len(models.by_user(user_keys[0])),
             "by_dispatch": len(models.by_dispatch(dispatch_ids[0])),
-            "by_step": len(models.by_step(*steps[1])),
+            "by_step": len(models.by_step(*steps[1], limit=STEP_PAGE)),
         }
     finally:
         models.close()

@@ -216,8 +216,13 @@ class ProjectionStore(Protocol):
         where: Mapping[str, Any],
         order_by: Sequence[str] = (),
         limit: int | None = None,
+        after: Sequence[Any] | None = None,
     ) -> list[Row]:
-        """Rows of a live table whose columns equal ``where``; time columns aware."""
+        """Rows of a live table whose columns equal ``where``; time columns aware.
+
+        ``after`` pages through the rows: only those whose ``order_by`` columns
+        come after these values are returned (keyset pagination).
+        """
         ...  # pragma: no cover
 
     def count(

@@ -180,13 +180,34 @@ class DispatchQueries:
         )
         return [UserDispatch.model_validate(row) for row in rows]
 
-    def by_step(self, canvas_id: str, step_id: str) -> list[StepDispatch]:
-        """Every arrival at a Canvas step, with the dispatch id each received."""
+    def by_step(
+        self,
+        canvas_id: str,
+        step_id: str,
+        *,
+        limit: int | None = None,
+        after: tuple[str, str] | None = None,
+    ) -> list[StepDispatch]:
+        """Arrivals at a Canvas step, with the dispatch id each received.
+
+        Ordered by user, then arrival source. ``limit`` cuts a page; ``after`` set
+        to the ``(user_id, source_id)`` of a page's last arrival gives the next
+        page (a step of a large Canvas has as many arrivals as its audience).
+        """
         where = {
             "canvas_id": _one(canvas_id, "canvas"),
             "step_id": _one(step_id, "step"),
         }
-        rows = self.store.select(STEP_DISPATCHES, where, ["arrived_at", "user_id"])
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise InvalidCommand(
+                f"limit must be a positive whole number, not {limit!r}",
+                [{"field": "limit", "reason": "not a positive whole number"}],
+            )
+        if after is not None:
+            after = (_one(after[0], "after user"), _one(after[1], "after source"))
+        rows = self.store.select(
+            STEP_DISPATCHES, where, ["user_id", "source_id"], limit, after
+        )
         return [StepDispatch.model_validate(row) for row in rows]
 
     def transmission(

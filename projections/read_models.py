@@ -107,7 +107,8 @@ STEP_DISPATCHES = Table(
         _time("arrived_at"),
     ),
     key=("canvas_id", "user_id", "source_id"),
-    indexes=(("canvas_id", "step_id"),),
+    # Serves a step's arrivals page by page, in (user, source) order.
+    indexes=(("canvas_id", "step_id", "user_id", "source_id"),),
 )
 
 

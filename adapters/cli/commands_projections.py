@@ -192,12 +192,28 @@ def dispatches(
     step: Annotated[
         str | None, typer.Option(help="Every user at a Canvas step and their id.")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --step: at most this many arrivals."),
+    ] = None,
+    after_user: Annotated[
+        str | None,
+        typer.Option(help="With --step: start after this user's arrival ..."),
+    ] = None,
+    after_source: Annotated[
+        str | None,
+        typer.Option(help="... from this source (the last row of a page)."),
+    ] = None,
     output: Annotated[
         ListFormat | None,
         typer.Option("--format", help="table (default on a terminal) or json."),
     ] = None,
 ) -> None:
-    """List dispatches by user, by dispatch id, or by Canvas step."""
+    """List dispatches by user, by dispatch id, or by Canvas step.
+
+    A step's arrivals come in (user, source) order; page through a large step
+    with --limit, then --after-user and --after-source set to the last row.
+    """
     with reported_errors():
         chosen = _exactly_one(
             {
@@ -219,7 +235,12 @@ def dispatches(
             elif dispatch is not None:
                 rows = models.by_dispatch(dispatch)
             else:
-                rows = models.by_step(str(canvas), str(step))
+                rows = models.by_step(
+                    str(canvas),
+                    str(step),
+                    limit=limit,
+                    after=_page_start(after_user, after_source),
+                )
     if _format(output, ListFormat.TABLE, ListFormat.JSON) is ListFormat.JSON:
         print_json(as_json(rows))
         return
@@ -241,6 +262,18 @@ ARRIVAL_COLUMNS = {
     "dispatch_id": "dispatch id",
     "arrived_at": "arrived at",
 }
+
+
+def _page_start(user: str | None, source: str | None) -> tuple[str, str] | None:
+    """The arrival a page starts after, from --after-user and --after-source."""
+    if user is None and source is None:
+        return None
+    if user is None or source is None:
+        raise InvalidCommand(
+            "--after-user and --after-source go together",
+            [{"field": "--after-user/--after-source", "reason": "give both"}],
+        )
+    return (user, source)
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:

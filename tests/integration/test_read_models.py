@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pytest
-from read_model_scenarios import WEEKLY_NEWS, WELCOME, Minter, at
+from read_model_scenarios import ONBOARDING, WEEKLY_NEWS, WELCOME, Minter, at
 
 from dispatchledger.adapters import open_ledger
 from dispatchledger.adapters.errors import ErrorTranslator
@@ -457,3 +457,32 @@ def test_a_listener_that_cannot_connect_raises_the_projects_error() -> None:
 
     assert "sekret" not in str(raised.value)
     assert waiter.connection is None
+
+
+def test_a_steps_arrivals_come_page_by_page_in_user_order(
+    url: str, ledger: DispatchLedger
+) -> None:
+    ledger.define_canvas(ONBOARDING, at=at(0))
+    users = ["u5", "u3", "u1", "u4", "u2"]
+    ledger.run_canvas_entry(
+        canvas_id="onboarding", entry_run_id="run-1", audience=users, at=at(1)
+    )
+    models = read_models(url, ledger)
+    models.catch_up()
+    entry_step = ONBOARDING.variants[0].entry_step_ids[0]
+
+    first = models.by_step("onboarding", entry_step, limit=2)
+    last = first[-1]
+    second = models.by_step(
+        "onboarding", entry_step, limit=2, after=(last.user_id, last.source_id)
+    )
+    rest = models.by_step(
+        "onboarding", entry_step, after=(second[-1].user_id, second[-1].source_id)
+    )
+
+    assert [a.user_id for a in first] == ["u1", "u2"]
+    assert [a.user_id for a in second] == ["u3", "u4"]
+    assert [a.user_id for a in rest] == ["u5"]
+    with pytest.raises(InvalidCommand, match="limit"):
+        models.by_step("onboarding", entry_step, limit=0)
+    models.close()
