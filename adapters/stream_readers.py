@@ -22,7 +22,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
-from dispatchledger.domain.application import RecorderStreamReader, StreamReader
+from dispatchledger.domain.storage import RecorderStreamReader, StreamReader
 
 SQLITE_MAX_IDS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 """Ids per SQLite query: its bound-parameter limit (999 before 3.32)."""

@@ -1,6 +1,6 @@
 """The dispatch domain: rules, aggregates, events, commands and the ledger."""
 
-from dispatchledger.domain.application import DispatchLedger, StreamReader
+from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.campaign import Campaign
 from dispatchledger.domain.canvas import Canvas
 from dispatchledger.domain.commands import (
@@ -66,6 +66,7 @@ from dispatchledger.domain.observed import (
     ObservedUserEntered,
 )
 from dispatchledger.domain.personalization import RenderedMessage, RenderRequest
+from dispatchledger.domain.storage import StreamReader
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.domain.values import (
     ApiTriggerDispatch,

@@ -26,8 +26,9 @@ from concurrent_writers import (
 from eventsourcing.persistence import StoredEvent
 
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.domain.application import DispatchLedger, StreamReader
+from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.errors import ConcurrencyConflict
+from dispatchledger.domain.storage import StreamReader
 
 SPAWN = multiprocessing.get_context("spawn")
 WRITERS = 4

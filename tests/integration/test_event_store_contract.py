@@ -16,8 +16,9 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.domain.application import DispatchLedger, RecorderStreamReader
+from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.ids import campaign_stream_id
+from dispatchledger.domain.storage import RecorderStreamReader
 from dispatchledger.domain.values import (
     CampaignDefinition,
     ConversionBehavior,

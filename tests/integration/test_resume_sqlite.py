@@ -13,7 +13,7 @@ from pathlib import Path
 from ledger_builders import AT, campaign, dispatched
 
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.domain.application import RecorderStreamReader
+from dispatchledger.domain.storage import RecorderStreamReader
 
 USERS = [f"u{n}" for n in range(1, 9)]
 
@@ -23,7 +23,7 @@ SENDER = """
 import pathlib, sys, time
 from datetime import datetime
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.domain.application import RecorderStreamReader
+from dispatchledger.domain.storage import RecorderStreamReader
 
 url, flag, at = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
 ledger = open_ledger(url, env={"DISPATCHLEDGER_BATCH_SIZE": "2"})

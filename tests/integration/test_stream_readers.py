@@ -14,7 +14,8 @@ from dispatchledger.adapters.stream_readers import (
     SQLiteStreamReader,
 )
 from dispatchledger.domain import ids
-from dispatchledger.domain.application import DispatchLedger, RecorderStreamReader
+from dispatchledger.domain.application import DispatchLedger
+from dispatchledger.domain.storage import RecorderStreamReader
 from dispatchledger.domain.values import (
     CampaignDefinition,
     CanvasDefinition,

@@ -15,7 +15,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger_builders import AT, campaign, canvas, counting_ledger, max_notification_id
 
 from dispatchledger.domain import DispatchLedger, ids
-from dispatchledger.domain.application import RecorderStreamReader
+from dispatchledger.domain.storage import RecorderStreamReader
 
 
 @dataclass

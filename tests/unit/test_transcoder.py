@@ -16,7 +16,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from dispatchledger.domain.application import _ModelTranscoding
+from dispatchledger.domain.storage import ModelTranscoding
 from dispatchledger.domain.transcoder import OrjsonTranscoder
 from dispatchledger.domain.values import (
     VALUE_OBJECTS,
@@ -44,7 +44,7 @@ def _registered(transcoder: JSONTranscoder) -> JSONTranscoder:
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
         transcoder.register(transcoding)
     for model in VALUE_OBJECTS:
-        transcoder.register(_ModelTranscoding(model))
+        transcoder.register(ModelTranscoding(model))
     return transcoder
 
 
