@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 from dispatchledger.adapters.cli import app
 from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.errors import InvalidCommand
+from dispatchledger.projections.mermaid import user_lineage_chart
+from dispatchledger.projections.queries import UserDispatch, UserLineage
 
 SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -50,3 +53,56 @@ def test_the_cli_names_the_bad_query_id_and_exits_2(sqlite_url: str) -> None:
     assert result.exit_code == 2
     assert "user" in result.stderr
     assert "U+0007" in result.stderr
+
+
+def _campaign_message(
+    program_id: str, source_id: str, dispatch_id: str
+) -> UserDispatch:
+    return UserDispatch(
+        user_id="ana",
+        program_kind="campaign",
+        program_id=program_id,
+        source_kind="occurrence",
+        source_id=source_id,
+        entry_id=None,
+        step_id=None,
+        channel="email",
+        variation_id="v",
+        dispatch_id=dispatch_id,
+        sent_at=SENT,
+    )
+
+
+def _labels(chart: str) -> list[str]:
+    return re.findall(r'\["(.*)"\]', chart)
+
+
+def test_mermaid_labels_escape_entities_html_and_line_separators() -> None:
+    lineage = UserLineage(
+        user_id='a#quot;b <i>x</i>\u2028y"[z]',
+        journeys=[],
+        campaign_messages=[],
+    )
+
+    chart = user_lineage_chart(lineage)
+
+    assert chart == (
+        "flowchart LR\n"
+        '    n0(["user a#35;quot;b #60;i#62;x#60;/i#62;#8232;y#quot;[z]"])\n'
+    )
+
+
+def test_mermaid_keeps_sources_apart_whose_ids_join_to_the_same_text() -> None:
+    lineage = UserLineage(
+        user_id="ana",
+        journeys=[],
+        campaign_messages=[
+            _campaign_message("a:b", "c", "d1"),
+            _campaign_message("a", "b:c", "d2"),
+        ],
+    )
+
+    labels = _labels(user_lineage_chart(lineage))
+
+    assert "occurrence c" in labels
+    assert "occurrence b:c" in labels
