@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +21,7 @@ from dispatchledger.adapters.cli.common import err_console, out_console, reporte
 from dispatchledger.adapters.demo import DemoMonth
 from dispatchledger.adapters.demo.summary import DemoSummary, summarize
 from dispatchledger.adapters.read_side import open_read_models
+from dispatchledger.adapters.settings import Settings
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.projections.queries import UserLineage
 
@@ -60,7 +63,7 @@ def demo(
                 out_console.rule("rebuild --check")
                 print_reports(reports)
                 _print_summary(summarize(models))
-                _print_lineage(models.user_lineage(LINEAGE_USER))
+                _print_lineage(models.user_lineage(LINEAGE_USER), url)
             finally:
                 models.close()
         finally:
@@ -69,8 +72,9 @@ def demo(
         raise typer.Exit(1)
 
 
-def _print_lineage(lineage: UserLineage) -> None:
-    """The user's Canvas journeys, and only the first campaign messages."""
+def _print_lineage(lineage: UserLineage, url: str) -> None:
+    """The user's Canvas journeys, the first campaign messages, and how to see
+    the rest in the database the demo recorded into."""
     shown = lineage.model_copy(
         update={"campaign_messages": lineage.campaign_messages[:LINEAGE_MESSAGES]}
     )
@@ -80,8 +84,17 @@ def _print_lineage(lineage: UserLineage) -> None:
     if hidden > 0:
         out_console.print(
             f"({hidden} more campaign messages: dispatchledger lineage --user"
-            f" {lineage.user_id} --db sqlite:///{DEMO_FILE})"
+            f" {lineage.user_id} --db {_shown(url)})",
+            # One line, unhighlighted: a command wrapped mid-URL cannot be pasted.
+            soft_wrap=True,
+            highlight=False,
         )
+
+
+def _shown(url: str) -> str:
+    """``url`` ready to paste into a shell, its password hidden."""
+    settings = dataclasses.replace(Settings.from_env(), database_url=url)
+    return shlex.quote(settings.redacted_url())
 
 
 def _fresh_demo_file() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -106,3 +107,13 @@ def test_mermaid_keeps_sources_apart_whose_ids_join_to_the_same_text() -> None:
 
     assert "occurrence c" in labels
     assert "occurrence b:c" in labels
+
+
+def test_the_demo_hint_names_the_database_it_recorded_into(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+
+    result = CliRunner().invoke(app, ["demo", "--users", "10", "--db", url])
+
+    assert result.exit_code == 0, result.output
+    assert f"--user member-0000001 --db {url})\n" in result.stdout
+    assert "dispatchledger-demo.db" not in result.stdout
