@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from dispatchledger.adapters.cli import app
@@ -117,3 +118,29 @@ def test_the_demo_hint_names_the_database_it_recorded_into(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert f"--user member-0000001 --db {url})\n" in result.stdout
     assert "dispatchledger-demo.db" not in result.stdout
+
+
+def test_a_position_that_is_not_a_notification_id_is_a_typed_error_naming_it(
+    sqlite_url: str,
+) -> None:
+    # SQLite keeps whatever is written into an INTEGER column; an edited
+    # position used to surface as a TypeError from deep in the runner.
+    runner = CliRunner()
+    assert runner.invoke(app, ["project", "--db", sqlite_url]).exit_code == 0
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT OR REPLACE INTO dl_projection_positions (name, position)"
+                " VALUES ('lineage', 'abc')"
+            )
+        )
+    engine.dispose()
+
+    for command in (["project"], ["rebuild", "--check"], ["lineage", "--user", "a"]):
+        result = runner.invoke(app, [*command, "--db", sqlite_url])
+
+        assert result.exit_code == 2, result.output
+        assert "dl_projection_positions" in result.stderr
+        assert "'lineage'" in result.stderr
+        assert "'abc'" in result.stderr
