@@ -132,7 +132,23 @@ class ProjectionRunner:
 
     def _positions(self, targets: Mapping[str, Projection]) -> dict[str, int]:
         stored = self.store.positions()
-        return {name: stored.get(name, 0) for name in targets}
+        positions = {name: stored.get(name, 0) for name in targets}
+        ahead = {name: at for name, at in positions.items() if at > 0}
+        if ahead:
+            self._refuse_beyond(ahead, self.log.head())
+        return positions
+
+    @staticmethod
+    def _refuse_beyond(positions: Mapping[str, int], head: int) -> None:
+        """Positions only ever move to ids read from the log, so one past its
+        last notification was edited; kept, it would skip every later event."""
+        for name, at in positions.items():
+            if at > head:
+                raise PersistenceError(
+                    f"the position of {name!r} is {at}, beyond the log's last"
+                    f" notification {head}; correct or delete its row in the"
+                    " positions table, then run 'dispatchledger rebuild --check'"
+                )
 
     def _changes(
         self,

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from read_model_scenarios import at, define_all
 from typer.testing import CliRunner
 
+from dispatchledger.adapters import open_ledger
 from dispatchledger.adapters.cli import app
 from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.errors import InvalidCommand
@@ -144,3 +146,35 @@ def test_a_position_that_is_not_a_notification_id_is_a_typed_error_naming_it(
         assert "dl_projection_positions" in result.stderr
         assert "'lineage'" in result.stderr
         assert "'abc'" in result.stderr
+
+
+def test_a_position_beyond_the_last_event_is_refused_not_kept(sqlite_url: str) -> None:
+    # A live position past the log's last notification made catch-up skip every
+    # later event, and rebuild compared at that position, found the rows equal
+    # and kept it: the projection would silently miss events for ever.
+    ledger = open_ledger(sqlite_url)
+    define_all(ledger)
+    ledger.run_occurrence(
+        campaign_id="weekly-news", occurrence_id="w1", audience=["ana"], at=at(1)
+    )
+    head = ledger.recorder.max_notification_id()
+    ledger.close()
+    runner = CliRunner()
+    assert runner.invoke(app, ["project", "--db", sqlite_url]).exit_code == 0
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE dl_projection_positions SET position = 99999"
+                " WHERE name = 'dispatches_by_user'"
+            )
+        )
+    engine.dispose()
+
+    for command in (["project"], ["rebuild", "--check"], ["rebuild"]):
+        result = runner.invoke(app, [*command, "--db", sqlite_url])
+
+        assert result.exit_code == 2, result.output
+        assert "'dispatches_by_user'" in result.stderr
+        assert "99999" in result.stderr
+        assert f"last notification {head}" in result.stderr
