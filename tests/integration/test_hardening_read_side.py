@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from dispatchledger.adapters import open_ledger
 from dispatchledger.adapters.cli import app
+from dispatchledger.adapters.errors import ErrorTranslator
 from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.errors import InvalidCommand
 from dispatchledger.projections.mermaid import user_lineage_chart
@@ -178,3 +180,21 @@ def test_a_position_beyond_the_last_event_is_refused_not_kept(sqlite_url: str) -
         assert "'dispatches_by_user'" in result.stderr
         assert "99999" in result.stderr
         assert f"last notification {head}" in result.stderr
+
+
+def test_a_database_error_message_leaves_out_the_statement_and_its_rows() -> None:
+    # SQLAlchemy's text carries the SQL and ten parameter rows (user ids, dispatch
+    # ids): kilobytes on one line, and user data in an error message.
+    failed = sa.exc.OperationalError(
+        "INSERT INTO dl_user_dispatches__rebuild (user_id) VALUES (?)",
+        [("member-0000001",)],
+        sqlite3.OperationalError("no such table: dl_user_dispatches__rebuild"),
+    )
+
+    message = str(ErrorTranslator(where="sqlite:///x.db")(failed))
+
+    assert message.endswith(
+        "(sqlite:///x.db): no such table: dl_user_dispatches__rebuild"
+    )
+    assert "member-0000001" not in message
+    assert "INSERT" not in message
