@@ -85,10 +85,14 @@ class ProjectionRunner:
         names: Sequence[str] = (),
     ) -> int:
         """Catch up, then keep catching up as events arrive, until ``stopped()``."""
+        self.ensure_ready()
+        targets = {p.name: p for p in self.select(names)}
         applied = 0
         self.log.listen()
         while not stopped():
-            applied += self.catch_up(names)
+            # Checked after each batch too: a backlog would otherwise hold a
+            # stop (SIGTERM) until the log's end.
+            applied += self._advance(targets, None, stopped=stopped)
             self.log.wait(wait_seconds)
         return applied
 
@@ -97,6 +101,7 @@ class ProjectionRunner:
         targets: Mapping[str, Projection],
         until: int | None,
         progress: Progress | None = None,
+        stopped: Callable[[], bool] | None = None,
     ) -> int:
         positions = self._positions(targets)
         if not positions:
@@ -127,6 +132,8 @@ class ProjectionRunner:
             self._report(targets, records, changes, started, cursor)
             if progress is not None:
                 progress(cursor - first, max(goal, cursor) - first)
+            if stopped is not None and stopped():
+                return decoded  # not read to the goal: nothing to skip
         self._skip_to(goal, positions)
         return decoded
 
