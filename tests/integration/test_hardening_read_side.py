@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -229,3 +234,40 @@ def test_a_stopped_follower_ends_after_the_batch_in_progress(sqlite_url: str) ->
     # rest (four users got email and push: at least eight events).
     assert 0 < followed <= 2
     assert rest >= 6
+
+
+def test_ctrl_c_ends_a_follower_with_the_count_of_what_it_projected(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # Ctrl-C raised KeyboardInterrupt inside follow(), whose count was lost:
+    # the follower printed "events": 0 after projecting events.
+    ledger = open_ledger(sqlite_url)
+    define_all(ledger)
+    command = [str(Path(sys.executable).parent / "dispatchledger")]
+    follower = subprocess.Popen(
+        [*command, "project", "--follow", "--interval", "0.05", "--db", sqlite_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stderr is not None
+        while "following" not in follower.stderr.readline():
+            pass
+        ledger.run_occurrence(
+            campaign_id="weekly-news", occurrence_id="w1", audience=["ana"], at=at(1)
+        )
+        models = open_read_models(sqlite_url)
+        head = ledger.recorder.max_notification_id()
+        while models.positions()["dispatches_by_user"] != head:
+            time.sleep(0.05)
+        models.close()
+        follower.send_signal(signal.SIGINT)
+        out, _ = follower.communicate(timeout=10)
+    finally:
+        follower.kill()
+        ledger.close()
+
+    assert follower.returncode == 0
+    # Ana got the weekly news by email and by push: two messages decoded.
+    assert json.loads(out)["events"] >= 2
