@@ -139,6 +139,11 @@ def dispatch_lineage_chart(lineage: DispatchLineage) -> str:
         node = chart.node(("user", user_id), f"user {user_id}", "round")
         chart.edge(target, node, ", ".join(channels))
     hidden = len(users) - MAX_RECIPIENTS
-    if hidden > 0:
+    # Truncated messages name only some recipients: what is beyond them is a
+    # lower bound, or unknown.
+    if lineage.messages_truncated:
+        more = f"at least {hidden} more recipients" if hidden > 0 else "more messages"
+        chart.edge(target, chart.node(("more",), more))
+    elif hidden > 0:
         chart.edge(target, chart.node(("more",), f"{hidden} more recipients"))
     return chart.text()

@@ -22,8 +22,15 @@ from dispatchledger.adapters.cli import app
 from dispatchledger.adapters.errors import ErrorTranslator
 from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.errors import InvalidCommand
-from dispatchledger.projections.mermaid import user_lineage_chart
-from dispatchledger.projections.queries import UserDispatch, UserLineage
+from dispatchledger.projections.mermaid import (
+    dispatch_lineage_chart,
+    user_lineage_chart,
+)
+from dispatchledger.projections.queries import (
+    DispatchLineage,
+    UserDispatch,
+    UserLineage,
+)
 
 SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -271,3 +278,25 @@ def test_ctrl_c_ends_a_follower_with_the_count_of_what_it_projected(
     assert follower.returncode == 0
     # Ana got the weekly news by email and by push: two messages decoded.
     assert json.loads(out)["events"] >= 2
+
+
+def test_a_dispatch_chart_of_truncated_messages_does_not_understate_the_rest() -> None:
+    # Only the first messages of a dispatch are listed: the users beyond the 50
+    # named among them are a lower bound, not the number of other recipients.
+    messages = [
+        _campaign_message("weekly-news", "w1", "d1").model_copy(
+            update={"user_id": f"user-{n:03d}"}
+        )
+        for n in range(60)
+    ]
+    lineage = DispatchLineage(
+        dispatch_id="d1",
+        chains=[],
+        transmissions=[],
+        messages=messages,
+        messages_truncated=True,
+    )
+
+    labels = _labels(dispatch_lineage_chart(lineage))
+
+    assert "at least 10 more recipients" in labels
