@@ -29,6 +29,8 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sqlalchemy.exc import StatementError
+
 from dispatchledger.adapters.settings import Settings
 from dispatchledger.domain.errors import (
     DatabaseLocked,
@@ -160,6 +162,10 @@ class ErrorTranslator:
 
 
 def _detail(error: BaseException) -> str:
+    # SQLAlchemy's text appends the statement and up to ten rows of parameters
+    # (user data, kilobytes on one line); the driver's own message says it all.
+    if isinstance(error, StatementError) and error.orig is not None:
+        error = error.orig
     # libpq messages span lines with tab-indented hints; one line reads better.
     text = " ".join(str(error).split())
     return text or type(error).__name__

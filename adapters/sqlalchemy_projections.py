@@ -161,7 +161,20 @@ class SQLAlchemyProjectionStore:
     def positions(self) -> dict[str, int]:
         with self._read() as conn:
             rows = conn.execute(sa.select(self.positions_table)).all()
+        for name, position in rows:
+            # SQLite keeps any value an INTEGER column is given: a hand-edited
+            # position must stop here, named, not as a TypeError in the runner.
+            if not isinstance(position, int) or position < 0:
+                raise PersistenceError(
+                    f"{POSITIONS} in {self._where()} holds {position!r} for"
+                    f" {name!r}, which is not a notification id; correct or delete"
+                    " that row, then run 'dispatchledger rebuild --check'"
+                )
         return dict(rows)
+
+    def _where(self) -> str:
+        """The database as error messages name it (its password hidden)."""
+        return str(getattr(self.translate, "where", "the database"))
 
     def write(
         self,

@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from dispatchledger.domain.errors import InvalidCommand
+from dispatchledger.domain.values import ApiId
 from dispatchledger.projections.framework import ProjectionStore, Row
 from dispatchledger.projections.observed import (
     CampaignAttribution,
@@ -151,13 +159,32 @@ class DispatchLineage(_Model):
     lifecycle_truncated: bool = False
 
 
+_QUERY_ID: TypeAdapter[str] = TypeAdapter(ApiId)
+
+
 def _one(value: str, field: str) -> str:
+    """``value`` if a command could have recorded it as an id, else InvalidCommand.
+
+    Checked here, not left to the database: PostgreSQL refuses NUL in text, so an
+    id no command accepts would be "no rows" on SQLite and a failure there.
+    """
     if not isinstance(value, str) or not value or len(value) > 200:
         raise InvalidCommand(
             f"{field} must be a non-empty string of at most 200 characters",
             [{"field": field, "reason": "empty or too long"}],
         )
-    return value
+    try:
+        return _QUERY_ID.validate_python(value, strict=True)
+    except ValidationError as error:
+        reason = "; ".join(
+            str(problem["ctx"]["error"])
+            if "error" in problem.get("ctx", {})
+            else problem["msg"]
+            for problem in error.errors()
+        )
+        raise InvalidCommand(
+            f"{field} {value!r}: {reason}", [{"field": field, "reason": reason}]
+        ) from None
 
 
 class DispatchQueries:

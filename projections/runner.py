@@ -85,10 +85,14 @@ class ProjectionRunner:
         names: Sequence[str] = (),
     ) -> int:
         """Catch up, then keep catching up as events arrive, until ``stopped()``."""
+        self.ensure_ready()
+        targets = {p.name: p for p in self.select(names)}
         applied = 0
         self.log.listen()
         while not stopped():
-            applied += self.catch_up(names)
+            # Checked after each batch too: a backlog would otherwise hold a
+            # stop (SIGTERM) until the log's end.
+            applied += self._advance(targets, None, stopped=stopped)
             self.log.wait(wait_seconds)
         return applied
 
@@ -97,6 +101,7 @@ class ProjectionRunner:
         targets: Mapping[str, Projection],
         until: int | None,
         progress: Progress | None = None,
+        stopped: Callable[[], bool] | None = None,
     ) -> int:
         positions = self._positions(targets)
         if not positions:
@@ -127,12 +132,30 @@ class ProjectionRunner:
             self._report(targets, records, changes, started, cursor)
             if progress is not None:
                 progress(cursor - first, max(goal, cursor) - first)
+            if stopped is not None and stopped():
+                return decoded  # not read to the goal: nothing to skip
         self._skip_to(goal, positions)
         return decoded
 
     def _positions(self, targets: Mapping[str, Projection]) -> dict[str, int]:
         stored = self.store.positions()
-        return {name: stored.get(name, 0) for name in targets}
+        positions = {name: stored.get(name, 0) for name in targets}
+        ahead = {name: at for name, at in positions.items() if at > 0}
+        if ahead:
+            self._refuse_beyond(ahead, self.log.head())
+        return positions
+
+    @staticmethod
+    def _refuse_beyond(positions: Mapping[str, int], head: int) -> None:
+        """Positions only ever move to ids read from the log, so one past its
+        last notification was edited; kept, it would skip every later event."""
+        for name, at in positions.items():
+            if at > head:
+                raise PersistenceError(
+                    f"the position of {name!r} is {at}, beyond the log's last"
+                    f" notification {head}; correct or delete its row in the"
+                    " positions table, then run 'dispatchledger rebuild --check'"
+                )
 
     def _changes(
         self,

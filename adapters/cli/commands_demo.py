@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -107,6 +108,31 @@ def _catch_up(models: ReadModels) -> None:
         models.catch_up(progress=progress)
 
 
+def _print_lineage(lineage: UserLineage, url: str) -> None:
+    """The user's Canvas journeys, the first campaign messages, and how to see
+    the rest in the database the demo recorded into."""
+    shown = lineage.model_copy(
+        update={"campaign_messages": lineage.campaign_messages[:LINEAGE_MESSAGES]}
+    )
+    hidden = len(lineage.campaign_messages) - LINEAGE_MESSAGES
+    out_console.rule(f"lineage of {lineage.user_id}")
+    out_console.print(user_tree(shown))
+    if hidden > 0:
+        out_console.print(
+            f"({hidden} more campaign messages: dispatchledger lineage --user"
+            f" {lineage.user_id} --db {_shown(url)})",
+            # One line, unhighlighted: a command wrapped mid-URL cannot be pasted.
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def _shown(url: str) -> str:
+    """``url`` ready to paste into a shell, its password hidden."""
+    settings = dataclasses.replace(Settings.from_env(), database_url=url)
+    return shlex.quote(settings.redacted_url())
+
+
 def _fresh_demo_file() -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(DEMO_FILE + suffix).unlink(missing_ok=True)
@@ -174,22 +200,6 @@ def _print_attribution(models: ReadModels) -> None:
         )
     out_console.rule("conversions attributed by rule A1")
     out_console.print(table)
-
-
-def _print_lineage(lineage: UserLineage, url: str) -> None:
-    """The user's Canvas journeys, and only the first campaign messages."""
-    shown = lineage.model_copy(
-        update={"campaign_messages": lineage.campaign_messages[:LINEAGE_MESSAGES]}
-    )
-    hidden = len(lineage.campaign_messages) - LINEAGE_MESSAGES
-    out_console.rule(f"lineage of {lineage.user_id}")
-    out_console.print(user_tree(shown))
-    if hidden > 0:
-        out_console.print(
-            f"({hidden} more campaign messages: dispatchledger lineage --user"
-            f" {lineage.user_id} --db {url})",
-            soft_wrap=True,
-        )
 
 
 def _sample_data(

@@ -93,16 +93,30 @@ def project(
 
 
 def _follow(models: ReadModels, interval: float) -> int:
-    """Follow until Ctrl-C or SIGTERM; a batch in progress still commits whole."""
+    """Follow until Ctrl-C or SIGTERM; a batch in progress still commits whole.
+
+    The first signal only asks to stop, so the events projected are counted; a
+    second Ctrl-C stops at once (the batch in progress is rolled back).
+    """
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {
+        signum: signal.signal(signum, on_signal)
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
     err_console.print("following new events; Ctrl-C to stop")
     try:
         return models.follow(stop.is_set, interval)
     except KeyboardInterrupt:
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         err_console.print("stopped following")
 
 
