@@ -28,3 +28,11 @@ def test_readme_python_example_runs(
 def test_readme_python_examples_check_their_results() -> None:
     assert len(BLOCKS) >= 2
     assert all("assert" in block for block in BLOCKS)
+
+
+def test_readme_configuration_table_lists_every_variable() -> None:
+    from dispatchledger.adapters.settings import VARIABLES
+
+    text = README.read_text(encoding="utf-8")
+
+    assert [name for name in VARIABLES if f"| `{name}` |" not in text] == []
