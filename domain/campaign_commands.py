@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import cast
+from typing import Literal, cast
 
 from dispatchledger.domain import ids
 from dispatchledger.domain.campaign import Campaign
@@ -51,36 +51,42 @@ class CampaignCommands(LedgerBase):
     def _define_campaign(self, command: DefineCampaign) -> tuple[Result, Pending]:
         definition = command.campaign
         existing = self._get(Campaign, ids.campaign_stream_id(definition.campaign_id))
-        result = DefinitionResult(
-            command=command.command,
-            program_kind="campaign",
-            program_id=definition.campaign_id,
-            created=existing is None,
-        )
         if existing is not None:
             existing.ensure_same_definition(definition)
-            return result, []
+            return self._defined(command, definition.campaign_id, None)
         campaign = Campaign.define(definition, command.at)
-        catalog = self._catalog(command.at)
-        catalog.list_program("campaign", definition.campaign_id, command.at)
-        return result, [campaign, catalog]
+        return self._defined(command, definition.campaign_id, campaign)
 
     def _define_canvas(self, command: DefineCanvas) -> tuple[Result, Pending]:
         definition = command.canvas
         existing = self._get(Canvas, ids.canvas_stream_id(definition.canvas_id))
-        result = DefinitionResult(
-            command=command.command,
-            program_kind="canvas",
-            program_id=definition.canvas_id,
-            created=existing is None,
-        )
         if existing is not None:
             existing.ensure_same_definition(definition)
-            return result, []
+            return self._defined(command, definition.canvas_id, None)
         canvas = Canvas.define(definition, command.at)
+        return self._defined(command, definition.canvas_id, canvas)
+
+    def _defined(
+        self,
+        command: DefineCampaign | DefineCanvas,
+        program_id: str,
+        created: Campaign | Canvas | None,
+    ) -> tuple[Result, Pending]:
+        """The result of a definition; a new program is listed in the catalog."""
+        kind: Literal["campaign", "canvas"] = (
+            "campaign" if isinstance(command, DefineCampaign) else "canvas"
+        )
+        result = DefinitionResult(
+            command=command.command,
+            program_kind=kind,
+            program_id=program_id,
+            created=created is not None,
+        )
+        if created is None:
+            return result, []
         catalog = self._catalog(command.at)
-        catalog.list_program("canvas", definition.canvas_id, command.at)
-        return result, [canvas, catalog]
+        catalog.list_program(kind, program_id, command.at)
+        return result, [created, catalog]
 
     def _archive(self, command: ArchiveProgram) -> tuple[Result, Pending]:
         # Archiving is idempotent: an archived program archives again as a
