@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import secrets
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +31,7 @@ from concurrent_writers import (
 from eventsourcing.persistence import StoredEvent
 
 from dispatchledger.adapters.bootstrap import open_ledger
+from dispatchledger.adapters.read_side import open_read_models
 from dispatchledger.domain.application import DispatchLedger
 from dispatchledger.domain.errors import ConcurrencyConflict
 from dispatchledger.domain.storage import StreamReader
@@ -164,3 +170,42 @@ def test_threads_sharing_one_postgres_ledger_record_every_send_once(
 def trigger_each(ledger: DispatchLedger, users: list[str]) -> None:
     for user in users:
         ledger.trigger(campaign_id="cart", user_id=user, at=AT)
+
+
+def test_a_follower_in_its_own_process_ends_equal_to_the_rebuild(
+    shared_url: str,
+) -> None:
+    ledger = ledger_with(shared_url, CART)
+    ledger.define_campaign(SPRING_SALE)
+    command = str(Path(sys.executable).parent / "dispatchledger")
+    follower = subprocess.Popen(
+        [command, "project", "--follow", "--interval", "0.05", "--db", shared_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        audiences = [[f"u{n}" for n in range(10 * i, 10 * i + 30)] for i in range(2)]
+        carts = [[f"w{i}-user{n}" for n in range(15)] for i in range(2)]
+        run_together(run_spring_sale, [(shared_url, users) for users in audiences])
+        run_together(trigger_carts, [(shared_url, users) for users in carts])
+        models = open_read_models(shared_url, ledger=ledger)
+        head = ledger.recorder.max_notification_id()
+        deadline = time.monotonic() + 60
+        while min(models.positions().values(), default=0) < (head or 0):
+            assert time.monotonic() < deadline, "the follower did not catch up"
+            time.sleep(0.1)
+        follower.send_signal(signal.SIGTERM)
+        follower.communicate(timeout=30)
+
+        reports = models.rebuild(check_only=True)
+        rows = sum(len(models.by_user(f"u{n}")) for n in range(40))
+    finally:
+        follower.kill()
+    models.close()
+    ledger.close()
+
+    assert follower.returncode == 0
+    assert all(report.identical for report in reports)
+    # Forty spring-sale recipients (u0..u39), email and push each.
+    assert rows == 80
