@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from dispatchledger.domain.events import MessageDispatched, StepAdvanced, UserEntered
-from dispatchledger.domain.observed import ObservedMessageDispatched
+from dispatchledger.domain.observed import (
+    ObservedMessageDispatched,
+    ObservedStepAdvanced,
+)
 from dispatchledger.domain.transmission import Transmission
 from dispatchledger.projections.framework import (
     Changes,
@@ -25,6 +28,7 @@ ENTERED = UserEntered.TOPIC
 ADVANCED = StepAdvanced.TOPIC
 DISPATCHED = MessageDispatched.TOPIC
 OBSERVED_DISPATCHED = ObservedMessageDispatched.TOPIC
+OBSERVED_ADVANCED = ObservedStepAdvanced.TOPIC
 STARTED = Transmission.Started.TOPIC
 
 
@@ -302,18 +306,24 @@ JOURNEY_MESSAGES = Table(
 
 
 class Lineage:
-    """Each journey (Canvas entry instance): its path of steps and their messages."""
+    """Each journey (Canvas entry instance): its path of steps and their messages.
+
+    Imported progressions (Currents ``users.canvasstep.Progression``, whose
+    ``canvas_entry_id`` names the journey) join the path too; each is a stream of
+    its own, so its position in the log orders it within the journey.
+    """
 
     name = "lineage"
     tables: tuple[Table, ...] = (JOURNEY_STEPS, JOURNEY_MESSAGES)
-    topics = frozenset({ENTERED, ADVANCED, DISPATCHED})
+    topics = frozenset({ENTERED, ADVANCED, DISPATCHED, OBSERVED_ADVANCED})
 
     def handle(self, event: Any, log_id: int, changes: Changes) -> None:
-        if event.program_kind != "canvas" or event.entry_id is None:
+        if event.program_kind != "canvas" or not event.entry_id:
             return
+        observed = isinstance(event, ObservedStepAdvanced)
         base = {
             "entry_id": event.entry_id,
-            "version": event.originator_version,
+            "version": log_id if observed else event.originator_version,
             "source_id": event.source_id,
             "step_id": event.step_id,
         }

@@ -161,3 +161,39 @@ def test_k12_imported_sends_are_found_by_user_and_by_exact_dispatch_id(
             ("u1", dispatch_id, "observed")
         ]
     assert read_models.by_dispatch("D1234567-89ab-cdef-0123-456789abcdef") == []
+
+
+def test_imported_progressions_form_the_journey_they_name(
+    currents: Currents, read_models: ReadModels
+) -> None:
+    base = {"canvas_id": "welcome-canvas", "user_id": "u1"}
+    steps = [
+        ("p1", "entry", "tips", 2_000_000_000),
+        ("p2", "tips", "offer", 2_000_086_400),
+    ]
+    currents.ingestor.ingest_records(
+        [
+            {
+                **base,
+                "id": event_id,
+                "time": time,
+                "canvas_entry_id": "journey-1",
+                "canvas_step_id": from_step,
+                "next_step_id": to_step,
+                "progression_type": "step",
+            }
+            for event_id, from_step, to_step, time in steps
+        ],
+        event_type="users.canvasstep.Progression",
+    )
+
+    read_models.catch_up()
+
+    (journey,) = read_models.user_lineage("u1").journeys
+    assert journey.entry_id == "journey-1"
+    assert journey.canvas_id == "welcome-canvas"
+    assert [(s.from_step_id, s.step_id) for s in journey.steps] == [
+        ("entry", "tips"),
+        ("tips", "offer"),
+    ]
+    assert all(r.identical for r in read_models.rebuild(check_only=True))
