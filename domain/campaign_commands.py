@@ -146,6 +146,10 @@ class CampaignCommands(LedgerBase):
             pending,
         )
         self._complete(transmission, tally, command.at)
+        if transmission.dispatch_id is not None:
+            # A resumed occurrence that had no one left to send to still names
+            # its one id.
+            tally.dispatch_ids.setdefault(transmission.dispatch_id, None)
         result = tally.result(command.command, "campaign", command.campaign_id, source)
         return result, []
 

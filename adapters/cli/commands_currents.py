@@ -255,7 +255,13 @@ def attribution(
         print_json(result.model_dump(mode="json"))
         return
     out_console.print(
-        f"campaign {campaign}, window {result.window_seconds} s", highlight=False
+        f"campaign {campaign}, "
+        + (
+            f"window {result.window_seconds} s"
+            if result.window_seconds is not None
+            else "no conversion window known (no catalog or definition gives one)"
+        ),
+        highlight=False,
     )
     for group in result.by_dispatch:
         sources = ", ".join(group.sources) or "unknown source"

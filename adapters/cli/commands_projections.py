@@ -374,7 +374,8 @@ def dispatch_tree(found: DispatchLineage) -> Tree:
         branch = tree.add(
             f"{view.program_kind} {view.program_id} · {view.source_kind}"
             f" {view.source_id} · audience {view.audience_size}"
-            f" · per channel {view.recipients_per_channel}"
+            f" · per channel "
+            + ", ".join(f"{c} {n}" for c, n in view.recipients_per_channel.items())
         )
         for recipient in view.recipients:
             branch.add(f"user {recipient.user_id}: {', '.join(recipient.channels)}")

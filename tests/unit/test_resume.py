@@ -99,3 +99,18 @@ def test_a_repeated_canvas_entry_run_enters_only_users_not_yet_entered(ledger):
     assert resumed.skipped_counts == {"already_sent": 4}
     assert Counter(e.user_id for e in dispatched(ledger)) == dict.fromkeys(USERS, 1)
     assert {e.dispatch_id for e in dispatched(ledger)} == {f"{1:024x}"}
+
+
+def test_repeating_a_finished_occurrence_names_its_one_id_and_sends_nothing(ledger):
+    first = ledger.run_occurrence(
+        campaign_id="spring", occurrence_id="o1", audience=USERS, at=AT
+    )
+
+    again = ledger.run_occurrence(
+        campaign_id="spring", occurrence_id="o1", audience=USERS, at=AT
+    )
+
+    assert again.dispatch_ids == first.dispatch_ids
+    assert len(first.dispatch_ids) == 1
+    assert (again.recipients, again.messages) == (0, 0)
+    assert again.skipped_counts == {"already_sent": len(USERS)}
