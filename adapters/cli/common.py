@@ -26,7 +26,11 @@ DbOption = Annotated[
 ]
 
 err_console = Console(stderr=True)
-out_console = Console()
+PIPED_WIDTH = 160
+"""Width of tables and trees written to a pipe or file: wide enough that ids are
+not cut across lines (a terminal's own width is used on a terminal)."""
+
+out_console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 T = TypeVar("T")
 
