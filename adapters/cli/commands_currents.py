@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from dispatchledger.adapters.bootstrap import open_ledger
 from dispatchledger.adapters.cli.common import (
     DbOption,
     err_console,
+    existing_ledger,
     out_console,
     print_json,
     reported_errors,
@@ -52,14 +54,15 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def _opened(db: str | None) -> Iterator[tuple[DispatchLedger, RejectsStore]]:
+def _opened(
+    db: str | None, *, create: bool = False
+) -> Iterator[tuple[DispatchLedger, RejectsStore]]:
+    """The ledger and rejects store; only ``create`` may start a new SQLite file."""
+    if not create:
+        existing_ledger(db)
     settings = Settings.from_env()
     if db is not None:
-        settings = Settings(
-            database_url=db,
-            lock_timeout_seconds=settings.lock_timeout_seconds,
-            batch_size=settings.batch_size,
-        )
+        settings = dataclasses.replace(settings, database_url=db)
     ledger = open_ledger(db)
     store = open_rejects(settings)
     try:
@@ -84,7 +87,7 @@ def ingest(
 
     Exit status 1 when any record was rejected (see `dispatchledger rejects`).
     """
-    with reported_errors(), _opened(db) as (ledger, store):
+    with reported_errors(), _opened(db, create=True) as (ledger, store):
         # Check the catalog and every path before writing anything.
         programs = load_catalog(catalog) if catalog is not None else None
         files = list(input_files(paths))

@@ -28,6 +28,7 @@ from rich.tree import Tree
 from dispatchledger.adapters.cli.common import (
     DbOption,
     err_console,
+    existing_ledger,
     out_console,
     print_json,
     reported_errors,
@@ -423,7 +424,7 @@ def _format(chosen: Any, on_terminal: Any, otherwise: Any) -> Any:
 
 @contextmanager
 def _read_models(db: str | None) -> Iterator[ReadModels]:
-    models = open_read_models(db)
+    models = open_read_models(existing_ledger(db))
     try:
         yield models
     finally:

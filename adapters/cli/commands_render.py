@@ -9,7 +9,12 @@ from typing import Annotated, Any
 import typer
 
 from dispatchledger.adapters.bootstrap import open_ledger
-from dispatchledger.adapters.cli.common import DbOption, print_json, reported_errors
+from dispatchledger.adapters.cli.common import (
+    DbOption,
+    existing_ledger,
+    print_json,
+    reported_errors,
+)
 from dispatchledger.domain.errors import InvalidCommand
 
 
@@ -71,7 +76,7 @@ def render(
             "user_id": user,
             "context": _context(context),
         }
-        ledger = open_ledger(db)
+        ledger = open_ledger(existing_ledger(db))
         try:
             rendered = ledger.render(**fields)
         finally:

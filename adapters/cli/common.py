@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dispatchledger.adapters.settings import DATABASE_URL, DEFAULT_DATABASE_URL
-from dispatchledger.domain.errors import DispatchLedgerError
+from dispatchledger.adapters.settings import (
+    DATABASE_URL,
+    DEFAULT_DATABASE_URL,
+    Settings,
+    sqlite_path,
+)
+from dispatchledger.domain.errors import DispatchLedgerError, InvalidCommand
 
 DbOption = Annotated[
     str | None,
@@ -59,3 +66,23 @@ def print_json(data: Any) -> None:
 def run(fn: Callable[[], T]) -> T:
     with reported_errors():
         return fn()
+
+
+def existing_ledger(db: str | None) -> str | None:
+    """``db`` after checking it names a SQLite file that exists.
+
+    Commands that read never create a ledger: a mistyped path would otherwise
+    become a new empty file and every answer would be empty.
+    """
+    settings = Settings.from_env()
+    if db is not None:
+        settings = dataclasses.replace(settings, database_url=db)
+    if settings.backend == "sqlite":
+        path = Path(sqlite_path(settings.url))
+        if not path.exists():
+            raise InvalidCommand(
+                f"no ledger at {path}: nothing has been recorded there (check --db"
+                f" or {DATABASE_URL})",
+                [{"field": DATABASE_URL, "reason": "no such file"}],
+            )
+    return db

@@ -64,6 +64,8 @@ def test_a_query_id_no_command_could_record_is_invalid_input_on_every_backend(
 
 
 def test_the_cli_names_the_bad_query_id_and_exits_2(sqlite_url: str) -> None:
+    open_ledger(sqlite_url).close()
+
     result = CliRunner().invoke(
         app, ["dispatches", "--user", "ana\x07", "--db", sqlite_url]
     )
@@ -141,6 +143,7 @@ def test_a_position_that_is_not_a_notification_id_is_a_typed_error_naming_it(
 ) -> None:
     # SQLite keeps whatever is written into an INTEGER column; an edited
     # position used to surface as a TypeError from deep in the runner.
+    open_ledger(sqlite_url).close()
     runner = CliRunner()
     assert runner.invoke(app, ["project", "--db", sqlite_url]).exit_code == 0
     engine = sa.create_engine(sqlite_url)
@@ -173,6 +176,7 @@ def test_a_position_beyond_the_last_event_is_refused_not_kept(sqlite_url: str) -
     )
     head = ledger.recorder.max_notification_id()
     ledger.close()
+    open_ledger(sqlite_url).close()
     runner = CliRunner()
     assert runner.invoke(app, ["project", "--db", sqlite_url]).exit_code == 0
     engine = sa.create_engine(sqlite_url)
@@ -300,3 +304,28 @@ def test_a_dispatch_chart_of_truncated_messages_does_not_understate_the_rest() -
     labels = _labels(dispatch_lineage_chart(lineage))
 
     assert "at least 10 more recipients" in labels
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["dispatches", "--user", "ana"],
+        ["lineage", "--user", "ana"],
+        ["rebuild", "--check"],
+        ["project"],
+        ["audit"],
+        ["rejects"],
+        ["attribution", "--campaign", "c"],
+        ["render", "--campaign", "c", "--variation", "v"],
+    ],
+)
+def test_commands_that_read_refuse_a_sqlite_file_that_does_not_exist(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "mistyped.db"
+
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite:///{missing}"])
+
+    assert result.exit_code == 2
+    assert f"no ledger at {missing}" in result.stderr
+    assert not missing.exists()
