@@ -26,7 +26,7 @@ import fastavro
 from fastavro.write import Writer
 
 from dispatchledger.adapters.currents.export_schema import (
-    ABSENT,
+    EXPORTED_TYPES,
     CurrentsEvent,
     ExportFormat,
     avro_schema,
@@ -43,6 +43,7 @@ from dispatchledger.domain.events import MessageDispatched
 from dispatchledger.domain.ids import derive_id
 from dispatchledger.domain.observed import (
     SEND_EVENT_TYPES,
+    ConversionObserved,
     EngagementObserved,
     ObservedMessageDispatched,
     minted_event_id,
@@ -50,10 +51,12 @@ from dispatchledger.domain.observed import (
 
 
 def exported_events(ledger: DispatchLedger) -> Iterator[CurrentsEvent]:
-    """Every exportable send and engagement, in the order they were recorded."""
-    for event in read_events(ledger, LINEAGE_TOPICS):
-        if isinstance(event, ObservedMessageDispatched | EngagementObserved):
-            if event.event_type in ABSENT:
+    """Every exportable send, engagement and campaign conversion, in log order."""
+    for event in read_events(ledger, (*LINEAGE_TOPICS, ConversionObserved.TOPIC)):
+        if isinstance(
+            event, ObservedMessageDispatched | EngagementObserved | ConversionObserved
+        ):
+            if event.event_type in EXPORTED_TYPES:
                 yield _from_record(event.event_type, event.event_id, event.record)
         elif isinstance(event, MessageDispatched):
             found = _from_minted(event)

@@ -112,6 +112,27 @@ ABSENT: dict[str, frozenset[str]] = {
 }
 """Identity fields that Braze's schema of each exported event type does not have."""
 
+CONVERSION = "users.campaigns.Conversion"
+CONVERSION_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("id", "string"),
+    ("user_id", "string"),
+    ("external_user_id", _OPTIONAL),
+    ("time", "int"),
+    ("timezone", _OPTIONAL),
+    ("campaign_id", "string"),
+    ("campaign_name", _OPTIONAL),
+    ("message_variation_id", _OPTIONAL),
+    ("message_variation_name", _OPTIONAL),
+    ("send_id", _OPTIONAL),
+    ("conversion_behavior_index", ["null", "int"]),
+    ("conversion_behavior", _OPTIONAL),
+    ("app_group_id", _OPTIONAL),
+)
+"""A campaign conversion's fields: its own set, not the message events' one."""
+
+EXPORTED_TYPES = frozenset({*ABSENT, CONVERSION})
+"""Every event type the export writes."""
+
 LONG_TIME = frozenset(
     f"users.messages.whatsapp.{action}"
     for action in ("Send", "Delivery", "Read", "Failure", "Abort")
@@ -133,6 +154,8 @@ class CurrentsEvent:
 
 def schema_fields(event_type: str) -> list[dict[str, Any]]:
     """The Avro fields of an exported event type, Braze's names and types."""
+    if event_type == CONVERSION:
+        return [{"name": name, "type": kind} for name, kind in CONVERSION_FIELDS]
     absent = ABSENT.get(event_type, _NONE)
     fields = []
     for name, avro_type in FIELDS:

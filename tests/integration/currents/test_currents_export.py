@@ -11,8 +11,9 @@ import pytest
 
 from dispatchledger.adapters.currents.export import export
 from dispatchledger.adapters.currents.export_schema import ExportFormat
-from dispatchledger.adapters.currents.log import observed_lineage
+from dispatchledger.adapters.currents.log import observed_lineage, read_events
 from dispatchledger.adapters.read_side import open_read_models
+from dispatchledger.domain.observed import ConversionObserved
 from dispatchledger.domain.values import (
     CampaignDefinition,
     Channel,
@@ -40,7 +41,10 @@ def test_exported_avro_matches_braze_schemas(
 
     summary = export(currents.ledger, "avro", tmp_path / "out")
 
-    assert summary.events == 44
+    # 44 message events and the campaign conversion (Canvas events, EnrollInControl
+    # and the campaign-less types are not exported).
+    assert summary.events == 45
+    assert summary.by_type["users.campaigns.Conversion"] == 1
     for folder in sorted((tmp_path / "out").iterdir()):
         event_type = folder.name.removeprefix("event_type=")
         ours, records = avro_records(folder / "part-00000.avro")
@@ -210,3 +214,47 @@ def test_minted_in_app_sends_are_not_exported(
         ("u1", "spring", 1740819600),
         ("u2", "spring", 1740819600),
     ]
+
+
+@pytest.mark.parametrize("fmt", ["avro", "json", "http"])
+def test_campaign_conversions_survive_an_export_and_import(
+    currents: Currents, tmp_path: Path, fmt: str
+) -> None:
+    conversions = [
+        {"id": "c1", "user_id": "u1", "time": 1_740_900_000, "campaign_id": "spring"},
+        {
+            "id": "c2",
+            "user_id": "u2",
+            "time": 1_740_903_600,
+            "campaign_id": "spring",
+            "send_id": "s-9",
+            "conversion_behavior_index": 1,
+        },
+    ]
+    currents.ingestor.ingest_records(
+        conversions, event_type="users.campaigns.Conversion"
+    )
+    out = tmp_path / ("out" if fmt != "http" else "out.jsonl")
+
+    export(currents.ledger, fmt, out)
+    again = open_currents(f"sqlite:///{tmp_path / 'again.db'}")
+    try:
+        summary = again.ingestor.ingest([out])
+        found = [
+            (e.event_id, e.user_id, int(e.timestamp.timestamp()), e.program_id)
+            for e in read_events(again.ledger, [ConversionObserved.TOPIC])
+        ]
+        indexes = [
+            e.conversion_behavior_index
+            for e in read_events(again.ledger, [ConversionObserved.TOPIC])
+        ]
+    finally:
+        again.rejects.close()
+        again.ledger.close()
+
+    assert (summary.imported, summary.rejected) == (2, 0)
+    assert found == [
+        ("c1", "u1", 1_740_900_000, "spring"),
+        ("c2", "u2", 1_740_903_600, "spring"),
+    ]
+    assert indexes == [None, 1]
