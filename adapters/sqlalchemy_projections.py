@@ -12,6 +12,8 @@ aware datetimes on every backend. On SQLite, transactions are begun explicitly
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -427,7 +429,11 @@ def projection_engine(settings: Settings) -> Engine:
                 "check_same_thread": False,
             },
         )
-    _begin_explicitly(engine, wal=backend == "sqlite")
+    _begin_explicitly(
+        engine,
+        wal=backend == "sqlite",
+        lock_timeout=float(settings.lock_timeout_seconds),
+    )
     return engine
 
 
@@ -441,7 +447,28 @@ def _postgres_engine(settings: Settings) -> Engine:
     )
 
 
-def _begin_explicitly(engine: Engine, *, wal: bool) -> None:
+def _use_wal(dbapi_connection: Any, lock_timeout: float) -> None:
+    """Put the file in write-ahead-log mode, waiting out other connections.
+
+    Changing the journal mode needs the file to itself, and SQLite reports a
+    busy file at once here instead of waiting its busy timeout: connections
+    opening a new file together would fail. Once in WAL mode the file stays so,
+    and asking is only a read.
+    """
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            return
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _begin_explicitly(engine: Engine, *, wal: bool, lock_timeout: float = 5.0) -> None:
     """Let SQLAlchemy, not the sqlite3 module, say where transactions begin.
 
     The sqlite3 module would run DDL outside any transaction; with explicit
@@ -458,7 +485,7 @@ def _begin_explicitly(engine: Engine, *, wal: bool) -> None:
             # positions commit together: NORMAL loses at most the last commits
             # on power loss (never on a crashed process), and skips a flush per
             # batch.
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(dbapi_connection, lock_timeout)
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     @sa.event.listens_for(engine, "begin")
