@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -35,9 +34,7 @@ def open_ledger(
     command, raise the project's :class:`~dispatchledger.domain.errors.PersistenceError`
     family with the URL's password hidden.
     """
-    settings = Settings.from_env(env)
-    if url is not None:
-        settings = dataclasses.replace(settings, database_url=url)
+    settings = Settings.for_url(url, env)
     translate = ErrorTranslator.for_settings(settings)
     try:
         ledger = _construct(settings, mint, mint_entry, translate)

@@ -10,7 +10,6 @@ guarantee.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -161,9 +160,7 @@ def open_read_models(
     in that ledger only); ``projections`` replaces the default set, e.g. to add
     one.
     """
-    settings = Settings.from_env(env)
-    if url is not None:
-        settings = dataclasses.replace(settings, database_url=url)
+    settings = Settings.for_url(url, env)
     owned = ledger is None
     source = (
         ledger if ledger is not None else open_ledger(settings.database_url, env=env)

@@ -6,6 +6,7 @@ default) and passed on; nothing else in the package reads the environment.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -59,6 +60,15 @@ class Settings:
     batch_size: int = DEFAULT_BATCH_SIZE
     connect_timeout_seconds: int = DEFAULT_CONNECT_TIMEOUT_SECONDS
     sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
+
+    @classmethod
+    def for_url(cls, url: str | None, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (the process environment by default), with ``url``
+        (a ``--db`` option, say) taking the place of the configured URL."""
+        settings = cls.from_env(env)
+        if url is None:
+            return settings
+        return dataclasses.replace(settings, database_url=url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

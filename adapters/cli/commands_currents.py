@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,9 +59,7 @@ def _opened(
     """The ledger and rejects store; only ``create`` may start a new SQLite file."""
     if not create:
         existing_ledger(db)
-    settings = Settings.from_env()
-    if db is not None:
-        settings = dataclasses.replace(settings, database_url=db)
+    settings = Settings.for_url(db)
     ledger = open_ledger(db)
     store = open_rejects(settings)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from collections import Counter
 from pathlib import Path
@@ -80,7 +79,7 @@ def demo(
 def _run(ledger: DispatchLedger, url: str, users: int, samples: Path | None) -> bool:
     month = DemoMonth(ledger, users=users)
     _record_month(month)
-    settings = dataclasses.replace(Settings.from_env(), database_url=url)
+    settings = Settings.for_url(url)
     rejects = open_rejects(settings)
     models = open_read_models(url, ledger=ledger)
     try:
@@ -129,7 +128,7 @@ def _print_lineage(lineage: UserLineage, url: str) -> None:
 
 def _shown(url: str) -> str:
     """``url`` ready to paste into a shell, its password hidden."""
-    settings = dataclasses.replace(Settings.from_env(), database_url=url)
+    settings = Settings.for_url(url)
     return shlex.quote(settings.redacted_url())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -74,9 +73,7 @@ def existing_ledger(db: str | None) -> str | None:
     Commands that read never create a ledger: a mistyped path would otherwise
     become a new empty file and every answer would be empty.
     """
-    settings = Settings.from_env()
-    if db is not None:
-        settings = dataclasses.replace(settings, database_url=db)
+    settings = Settings.for_url(db)
     if settings.backend == "sqlite":
         path = Path(sqlite_path(settings.url))
         if not path.exists():
